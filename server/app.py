@@ -1,0 +1,130 @@
+"""Assemble and run one gateway process: Redis, recognition, the WebSocket server, signals.
+
+:func:`running_server` is what ``doodle-party serve`` and the integration tests both use, so the tests
+exercise exactly the production wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+import structlog
+from websockets.asyncio.server import Server, serve
+
+from server.config import Settings
+from server.gateway import Gateway
+from server.http import make_process_request
+from server.metrics import REGISTRY
+from server.recognition import RecognitionService, make_recognition
+from server.redis_embedded import EmbeddedRedis
+
+log = structlog.get_logger("doodle_party.app")
+
+
+@dataclass
+class RunningServer:
+    """Handles to a started gateway (for tests and the CLI)."""
+
+    settings: Settings
+    server: Server
+    gateway: Gateway
+    redis_url: str
+
+    @property
+    def port(self) -> int:
+        return int(next(iter(self.server.sockets)).getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        host = self.settings.host if self.settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        return f"ws://{host}:{self.port}/"
+
+
+@contextlib.asynccontextmanager
+async def running_server(
+    settings: Settings, recognition: RecognitionService | None = None
+) -> AsyncIterator[RunningServer]:
+    """Start Redis (embedded unless ``settings.redis_url``), recognition and the WebSocket server.
+
+    Args:
+        settings: the one configuration object.
+        recognition: an already started recognition service to share (tests reuse one model across
+            servers); None builds one from ``settings``.
+    """
+    embedded: EmbeddedRedis | None = None
+    redis_url = settings.redis_url
+    if redis_url is None:
+        embedded = EmbeddedRedis(data_dir=settings.redis_data_dir)
+        await asyncio.to_thread(embedded.start)
+        redis_url = embedded.url
+        log.info("embedded_redis_started", redis_url=redis_url, data_dir=str(settings.redis_data_dir))
+    client = aioredis.Redis.from_url(redis_url, health_check_interval=30)
+    owns_recognition = recognition is None
+    try:
+        await client.ping()
+        gateway_box: list[Gateway] = []
+
+        async def on_result(result):  # type: ignore[no-untyped-def]
+            await gateway_box[0].on_recognition(result)
+
+        if recognition is None:
+            recognition = await make_recognition(settings, client, on_result)
+        gateway = Gateway(settings, client, recognition)
+        gateway_box.append(gateway)
+        if not owns_recognition:
+            recognition.add_listener(settings.gateway_id, on_result)
+        await gateway.start()
+
+        async def healthz() -> tuple[bool, str]:
+            try:
+                await client.ping()
+            except aioredis.RedisError as exc:
+                return False, f"redis unavailable: {exc}"
+            return True, "ok"
+
+        async with serve(
+            gateway.handle,
+            settings.host,
+            settings.port,
+            process_request=make_process_request(healthz, REGISTRY.render),
+            max_size=settings.max_message_bytes,
+            # Without a list, any Origin (and native apps, which send none) may connect.
+            origins=[*settings.allowed_origins, None] if settings.allowed_origins else None,
+            # Per-message deflate costs ~50 KB per connection; our frames are small and mostly numbers.
+            compression=None,
+            ping_interval=20,
+            ping_timeout=20,
+        ) as server:
+            try:
+                yield RunningServer(settings, server, gateway, redis_url)
+            finally:
+                server.close()
+                await server.wait_closed()
+                await gateway.aclose()
+    finally:
+        if owns_recognition and recognition is not None:
+            await recognition.aclose()
+        await client.aclose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def serve_forever(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM; rooms stay in Redis for players to resume elsewhere."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_server(settings) as running:
+        print(
+            f"Doodle Party is up: open http://{running.url[5:]} in a browser, or connect to {running.url}",
+            flush=True,
+        )
+        log.info("serving", url=running.url, gateway_id=settings.gateway_id, recognition=settings.recognition)
+        await stop.wait()
+        log.info("shutting_down")

@@ -1,0 +1,83 @@
+"""``doodle-party``: one command line for every role of the product.
+
+    doodle-party serve       run a gateway (WebSocket + HTTP on one port)
+    doodle-party worker      run a recognition worker fed from Redis
+    doodle-party train       train the doodle model
+    doodle-party evaluate    compare models on held-out drawings
+    doodle-party bots        load-test a running server with replaying bots
+    doodle-party data download   fetch the official Quick, Draw! files
+    doodle-party archive ...     manage the archive of consented drawings
+
+Subcommands that live in other modules expose ``configure_parser(parser)`` and ``run(args) -> int``;
+they are imported only when chosen, so ``serve`` does not pay for training code and vice versa.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Sequence
+
+from server.app import serve_forever
+from server.config import add_server_flags, settings_from_args
+from server.logs import configure_logging
+
+# subcommand -> (module, help); the module provides configure_parser() and run().
+DELEGATED = {
+    "worker": ("server.worker", "run a recognition worker that takes jobs from Redis"),
+    "train": ("inference.train", "train the doodle model"),
+    "evaluate": ("inference.evaluate", "evaluate models on held-out drawings"),
+    "bots": ("server.bots", "load-test a server with bots that replay real drawings"),
+}
+DATA_COMMANDS = {"download": ("inference.download", "download official Quick, Draw! files")}
+ARCHIVE_COMMANDS = {"archive": ("server.archive", "manage the archive of consented drawings")}
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="doodle-party", description=__doc__.split("\n\n")[0].strip("`: "))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run a gateway: WebSocket, /healthz, /metrics and the web client")
+    add_server_flags(serve)
+    chosen = argv[0] if argv else None
+    for name, (module, help_text) in DELEGATED.items():
+        command = sub.add_parser(name, help=help_text)
+        if name == chosen:
+            importlib.import_module(module).configure_parser(command)
+            command.set_defaults(module=module)
+    data = sub.add_parser("data", help="work with the official data set")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    for name, (module, help_text) in DATA_COMMANDS.items():
+        command = data_sub.add_parser(name, help=help_text)
+        if chosen == "data" and len(argv) > 1 and argv[1] == name:
+            importlib.import_module(module).configure_parser(command)
+            command.set_defaults(module=module)
+    archive = sub.add_parser("archive", help=ARCHIVE_COMMANDS["archive"][1])
+    if chosen == "archive":
+        importlib.import_module("server.archive").configure_parser(archive)
+        archive.set_defaults(module="server.archive")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        settings = settings_from_args(args)
+        configure_logging(settings.log_level, settings.log_format)
+        try:
+            asyncio.run(serve_forever(settings))
+        except KeyboardInterrupt:
+            pass
+        return 0
+    module = getattr(args, "module", None)
+    if module is None:
+        parser.error("choose a subcommand")
+    configure_logging(getattr(args, "log_level", None) or "info", "auto")
+    return int(importlib.import_module(module).run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

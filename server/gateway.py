@@ -1,0 +1,740 @@
+"""The WebSocket gateway: socket <-> game rules <-> Redis, and back out to everyone's screens.
+
+It stays thin: parse a message, apply the pure rules in ``game/``, commit to Redis (which publishes),
+and deliver what Redis publishes to the sockets this process holds. A room's members may sit on any
+number of gateways; each gateway subscribes to the channels of rooms it has members in.
+
+One connection's life::
+
+    hello -> welcome (new identity, or resumed seat + room snapshot)
+    create_room | join_room -> room snapshot, subscription to the room channel
+    stroke -> APPEND_STROKE (Lua) -> relay via pub/sub; drawing -> recognition -> guess / recognized
+    close -> Disconnect (the seat is held for the resume window)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from game import rules
+from game.codes import new_room_code, normalize_code
+from game.commands import (
+    ChangeSettings,
+    Disconnect,
+    JoinRoom,
+    KickPlayer,
+    LeaveRoom,
+    Reconnect,
+    RecordRecognition,
+    Rematch,
+    StartGame,
+    Tick,
+)
+from game.errors import DoodleError, NotInRoom, RoomNotFound
+from game.events import RoundEnded, RoundStarted
+from game.settings import RoomSettings
+from game.state import Phase, RoomState
+from server import messages as wire
+from server.config import Settings
+from server.errors import (
+    AlreadyInRoom,
+    HelloFirst,
+    RateLimited,
+    error_for_exception,
+)
+from server.metrics import REGISTRY
+from server.ratelimit import TokenBucket, allow_join_attempt
+from server.recognition import RecognitionJob, RecognitionResult, RecognitionService
+from server.sessions import Session, SessionStore
+from server.store import (
+    RoomCodeTaken,
+    RoomStore,
+    StaleRoomVersion,
+    StrokeEntry,
+    decode_envelope,
+    room_channel,
+)
+
+log = structlog.get_logger("doodle_party.gateway")
+
+# Audiences of published messages (lists on the wire, since msgpack has no tuples).
+ALL = ["all"]
+SPECTATORS = ["spectators"]
+
+MAX_COMMIT_ATTEMPTS = 16
+OUTBOX_LIMIT = 512  # frames queued for one slow client before we drop it
+
+_connections_gauge = REGISTRY.gauge("doodle_connections", "Open WebSocket connections")
+_rooms_gauge = REGISTRY.gauge("doodle_local_rooms", "Rooms with members on this gateway")
+_messages_in = REGISTRY.counter("doodle_messages_in_total", "Client messages received", ["type"])
+_errors_out = REGISTRY.counter("doodle_errors_total", "Error messages sent", ["code"])
+_strokes_in = REGISTRY.counter("doodle_stroke_batches_total", "Accepted stroke batches")
+_recognitions = REGISTRY.counter("doodle_recognitions_total", "Players recognized")
+_commit_conflicts = REGISTRY.counter("doodle_commit_conflicts_total", "Optimistic commits retried")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(eq=False)
+class Client:
+    """One WebSocket connection and what the gateway knows about it."""
+
+    ws: ServerConnection
+    connection_id: str
+    limiter: TokenBucket
+    encoding: wire.Encoding = "json"
+    session: Session | None = None
+    canvas: tuple[float, float] | None = None
+    room: str | None = None
+    role: str | None = None
+    bad_messages: int = 0
+    # Delivery watermarks: skip published events already covered by the snapshot this client got.
+    seen_version: int = 0
+    seen_stroke: tuple[int, int] = (0, 0)
+    # The current round's drawing, stroke index -> [[x, y, t], ...], fed to the recognizer.
+    drawing_round: int = 0
+    drawing: dict[int, list[list[float]]] = field(default_factory=dict)
+    outbox: asyncio.Queue[wire.WireFrame | None] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
+    log: Any = None
+
+    @property
+    def player_id(self) -> str | None:
+        return self.session.player_id if self.session else None
+
+    def send(self, frame: wire.WireFrame | dict[str, Any]) -> None:
+        """Queue a frame without waiting; a client too slow to drain its queue is disconnected."""
+        if not isinstance(frame, wire.WireFrame):
+            frame = wire.WireFrame(frame)
+        try:
+            self.outbox.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.log.warning("outbox_full_closing")
+            self.outbox = asyncio.Queue(1)
+            self.outbox.put_nowait(None)
+
+
+@dataclass(eq=False)
+class LocalRoom:
+    """The members of one room on this gateway, plus a wake-up for its next deadline."""
+
+    code: str
+    members: dict[str, Client] = field(default_factory=dict)
+    state: RoomState | None = None
+    version: int = 0
+    timer: asyncio.TimerHandle | None = None
+
+
+def audience_includes(audience: Sequence[str], client: Client, state: RoomState | None) -> bool:
+    """Whether a published message is meant for this client."""
+    kind = audience[0]
+    if kind == "all":
+        return True
+    if kind == "spectators":
+        return client.role == "spectator"
+    if kind == "viewers":  # spectators, plus the player named (their own guesses)
+        return client.role == "spectator" or client.player_id == audience[1]
+    if kind == "only":
+        return client.player_id == audience[1]
+    if kind == "all_except":
+        return client.player_id != audience[1]
+    if kind == "stroke_viewers":  # spectators always, players when the room shows drawings
+        if client.player_id == audience[1]:
+            return False
+        return client.role == "spectator" or bool(state is not None and state.settings.show_drawings)
+    return False
+
+
+class Gateway:
+    """Holds the sockets of this process and the rooms they are in."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: aioredis.Redis,
+        recognition: RecognitionService,
+    ) -> None:
+        self.settings = settings
+        self.redis = client
+        self.store = RoomStore(
+            client, idle_ttl=settings.idle_room_ttl_seconds, finished_ttl=settings.finished_room_ttl_seconds
+        )
+        self.sessions = SessionStore(client)
+        self.recognition = recognition
+        self.known_words = tuple(recognition.labels)
+        self.rooms: dict[str, LocalRoom] = {}
+        self.players: dict[str, Client] = {}
+        self.pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._rng = random.SystemRandom()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._subscriber: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        # A subscription must exist before get_message() can run; this private channel is a placeholder.
+        await self.pubsub.subscribe(f"gateway:{self.settings.gateway_id}")
+        self._subscriber = asyncio.create_task(self._read_published(), name="pubsub-reader")
+
+    async def aclose(self) -> None:
+        if self._subscriber is not None:
+            self._subscriber.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._subscriber
+        for task in list(self._background):
+            task.cancel()
+        for room in self.rooms.values():
+            if room.timer is not None:
+                room.timer.cancel()
+        await self.pubsub.aclose()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ------------------------------------------------------------------ connection
+
+    async def handle(self, ws: ServerConnection) -> None:
+        """Serve one WebSocket connection until it closes."""
+        client = Client(
+            ws=ws,
+            connection_id=secrets.token_hex(4),
+            limiter=TokenBucket(self.settings.messages_per_second, self.settings.message_burst),
+        )
+        client.log = log.bind(connection_id=client.connection_id)
+        client.log.info("connection_open", remote=str(ws.remote_address[0]) if ws.remote_address else None)
+        _connections_gauge.inc()
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                writer = tasks.create_task(self._write_loop(client))
+                await self._read_loop(client)
+                client.outbox.put_nowait(None) if not client.outbox.full() else None
+                writer.cancel()
+        except* ConnectionClosed:
+            pass
+        except* Exception as group:
+            for exc in group.exceptions:
+                client.log.error("connection_crashed", exc_info=exc)
+            await ws.close(wire.CloseCode.INTERNAL_ERROR, "internal error")
+        finally:
+            _connections_gauge.dec()
+            await self._on_disconnect(client)
+            client.log.info("connection_closed", code=ws.close_code)
+
+    async def _write_loop(self, client: Client) -> None:
+        while True:
+            frame = await client.outbox.get()
+            if frame is None:
+                await client.ws.close(wire.CloseCode.POLICY_VIOLATION, "too slow to receive")
+                return
+            await client.ws.send(frame.encoded(client.encoding))
+
+    async def _read_loop(self, client: Client) -> None:
+        hello_deadline = time.monotonic() + self.settings.hello_timeout_seconds
+        async for frame in client.ws:
+            if not client.limiter.take():
+                client.bad_messages += 1
+                self._send_error(client, RateLimited("slow down: too many messages"), None)
+                if client.bad_messages > self.settings.max_bad_messages:
+                    await client.ws.close(wire.CloseCode.POLICY_VIOLATION, "message flood")
+                    return
+                continue
+            ref = None
+            try:
+                data, encoding = wire.decode_frame(frame)
+                if client.session is None:
+                    client.encoding = encoding
+                ref = wire.message_ref(data)
+                kind = data["type"] if data["type"] in wire.CLIENT_MESSAGE_TYPES else "unknown"
+                _messages_in.inc(type=kind)
+                message = wire.parse_client_message(data, client.canvas)
+                if client.session is None and not isinstance(message, wire.Hello | wire.Ping):
+                    if time.monotonic() > hello_deadline:
+                        await client.ws.close(wire.CloseCode.HELLO_TIMEOUT, "send hello first")
+                        return
+                    raise HelloFirst("send hello first")
+                await self._dispatch(client, message)
+            except DoodleError as exc:
+                if isinstance(exc, wire.BadMessage):
+                    client.bad_messages += 1
+                self._send_error(client, exc, ref)
+                if client.bad_messages > self.settings.max_bad_messages:
+                    await client.ws.close(wire.CloseCode.POLICY_VIOLATION, "too many bad messages")
+                    return
+
+    def _send_error(self, client: Client, exc: DoodleError, ref: str | None) -> None:
+        code, text = error_for_exception(exc)
+        _errors_out.inc(code=code)
+        client.log.debug("error_sent", code=code, message=text)
+        client.send(wire.error_message(code, text, ref))
+
+    async def _dispatch(self, client: Client, message: wire.ClientMessage) -> None:
+        match message:
+            case wire.Ping():
+                client.send(wire.pong_message(now_ms(), message.id))
+            case wire.Hello():
+                await self._hello(client, message)
+            case wire.CreateRoom():
+                await self._create_room(client, message)
+            case wire.JoinRoom():
+                await self._join_room(client, message)
+            case wire.StrokeBatch():
+                await self._stroke(client, message)
+            case wire.Recognize():
+                await self._practice(client, message)
+            case wire.LeaveRoom():
+                await self._leave(client)
+            case wire.StartGame():
+                await self._room_command(client, StartGame(by=self._me(client), seed=secrets.randbits(32)))
+            case wire.UpdateSettings():
+                state = await self._current_state(client)
+                merged = {**state.settings.to_dict(), **message.settings}
+                settings = RoomSettings.validated(merged, self.known_words)
+                await self._room_command(client, ChangeSettings(by=self._me(client), settings=settings))
+            case wire.Kick():
+                await self._room_command(client, KickPlayer(by=self._me(client), target=message.player_id))
+            case wire.Rematch():
+                await self._room_command(client, Rematch(by=self._me(client)))
+            case wire.ForgetMe():
+                await self._forget_me(client, message)
+
+    @staticmethod
+    def _me(client: Client) -> str:
+        assert client.session is not None
+        return client.session.player_id
+
+    def _room_of(self, client: Client) -> str:
+        if client.room is None:
+            raise NotInRoom("join a room first")
+        return client.room
+
+    async def _current_state(self, client: Client) -> RoomState:
+        state, _version = await self.store.load(self._room_of(client))
+        return state
+
+    # ------------------------------------------------------------------ hello / resume
+
+    async def _hello(self, client: Client, hello: wire.Hello) -> None:
+        if client.session is not None:
+            raise wire.BadMessage("hello was already sent on this connection")
+        client.canvas = hello.canvas
+        resumed = False
+        if hello.resume:
+            session = await self.sessions.resume(hello.resume)
+            token = hello.resume
+            resumed = True
+            if hello.consent_archive != session.consent_archive:
+                await self.sessions.set_consent(session.player_id, hello.consent_archive)
+            session = Session(
+                session.player_id, session.name, session.room, session.role, hello.consent_archive
+            )
+        else:
+            session, token = await self.sessions.create(hello.name, hello.consent_archive)
+        client.session = session
+        client.log = client.log.bind(player_id=session.player_id)
+        previous = self.players.get(session.player_id)
+        if previous is not None and previous is not client:
+            # The same player on a new socket (a phone that switched networks): the newest one wins.
+            previous.room = None
+            await previous.ws.close(wire.CloseCode.SESSION_REPLACED, "connected from elsewhere")
+        self.players[session.player_id] = client
+        client.send(wire.welcome_message(session.player_id, token, now_ms(), resumed=resumed))
+        client.log.info("hello", resumed=resumed)
+        if resumed and session.room:
+            await self._resume_seat(client, session.room, session.role or "player")
+
+    async def _resume_seat(self, client: Client, code: str, role: str) -> None:
+        player_id = self._me(client)
+        local = await self._subscribe(code)
+        try:
+            state, version, _ = await self.transact(code, lambda state: [Reconnect(player_id)])
+        except (RoomNotFound, NotInRoom):
+            await self.sessions.set_seat(player_id, None, None)
+            await self._unsubscribe_if_empty(local)
+            client.log.info("resume_without_seat", room_id=code)
+            return
+        self._attach(client, local, role)
+        await self._send_snapshot(client, state, version)
+        client.log.info("seat_resumed", room_id=code)
+
+    # ------------------------------------------------------------------ rooms
+
+    async def _create_room(self, client: Client, message: wire.CreateRoom) -> None:
+        if client.room is not None:
+            raise AlreadyInRoom("leave your room before creating another")
+        settings = RoomSettings.validated(message.settings, self.known_words)
+        now = time.time()
+        for _attempt in range(10):
+            code = new_room_code(self._rng)
+            state, _events = rules.create_room(code, self._me(client), client.session.name, settings, now)  # type: ignore[union-attr]
+            try:
+                await self.store.create(state)
+            except RoomCodeTaken:
+                continue
+            break
+        else:  # pragma: no cover - 10 collisions in a row means the code space is exhausted
+            raise RoomCodeTaken("could not allocate a room code")
+        local = await self._subscribe(code)
+        local.state, local.version = state, 1
+        self._attach(client, local, "player")
+        await self.sessions.set_seat(self._me(client), code, "player")
+        await self._send_snapshot(client, state, 1)
+        client.log.info("room_created", room_id=code)
+
+    async def _join_room(self, client: Client, message: wire.JoinRoom) -> None:
+        if client.room is not None:
+            raise AlreadyInRoom("leave your room before joining another")
+        session = client.session
+        assert session is not None
+        try:
+            code = normalize_code(message.code)
+            local = await self._subscribe(code)
+            try:
+                state, version, _ = await self.transact(
+                    code, lambda state: [JoinRoom(session.player_id, session.name, message.role)]
+                )
+            except DoodleError:
+                await self._unsubscribe_if_empty(local)
+                raise
+        except RoomNotFound:
+            # Only failed look-ups count: that is what guessing codes looks like.
+            remote = client.ws.remote_address[0] if client.ws.remote_address else "unknown"
+            if not await allow_join_attempt(self.redis, str(remote), self.settings.join_attempts_per_minute):
+                raise RateLimited("too many join attempts; wait a minute") from None
+            raise
+        self._attach(client, local, message.role)
+        await self.sessions.set_seat(session.player_id, code, message.role)
+        await self._send_snapshot(client, state, version)
+        client.log.info("room_joined", room_id=code, role=message.role)
+
+    async def _leave(self, client: Client) -> None:
+        code = self._room_of(client)
+        player_id = self._me(client)
+        await self.transact(code, lambda state: [LeaveRoom(player_id)])
+        await self._detach(client)
+        await self.sessions.set_seat(player_id, None, None)
+        client.send({"type": "left_room", "code": code, "reason": "left"})
+
+    async def _room_command(self, client: Client, command: Any) -> None:
+        await self.transact(self._room_of(client), lambda state: [command])
+
+    def _attach(self, client: Client, local: LocalRoom, role: str) -> None:
+        client.room, client.role = local.code, role
+        client.log = client.log.bind(room_id=local.code)
+        local.members[self._me(client)] = client
+        _rooms_gauge.set(len(self.rooms))
+
+    async def _detach(self, client: Client) -> None:
+        code, player_id = client.room, client.player_id
+        client.room = client.role = None
+        client.drawing.clear()
+        if code is None or player_id is None:
+            return
+        self.recognition.forget(code, player_id)
+        local = self.rooms.get(code)
+        if local is not None and local.members.get(player_id) is client:
+            del local.members[player_id]
+            await self._unsubscribe_if_empty(local)
+
+    async def _on_disconnect(self, client: Client) -> None:
+        player_id = client.player_id
+        if player_id is not None and self.players.get(player_id) is client:
+            del self.players[player_id]
+        code = client.room
+        if code is None or player_id is None:
+            return
+        await self._detach(client)
+        with contextlib.suppress(DoodleError):
+            await self.transact(code, lambda state: [Disconnect(player_id)])
+
+    # ------------------------------------------------------------------ the commit loop
+
+    async def transact(
+        self, code: str, commands_for: Any, *, tick_only: bool = False
+    ) -> tuple[RoomState, int, list[Any]]:
+        """Apply commands to the newest room state and commit it, retrying lost races.
+
+        Deadlines that passed are applied first (``Tick``), so a room is always current before a
+        command runs, whichever gateway runs it.
+
+        Returns:
+            The committed state, its version, and the events it produced.
+
+        Raises:
+            DoodleError: a command was illegal (nothing is committed for it; due ticks still are).
+        """
+        for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            state, version = await self.store.load(code)
+            now = time.time()
+            ticked, events = rules.apply(state, Tick(), now)
+            failure: DoodleError | None = None
+            new_state = ticked
+            try:
+                for command in commands_for(ticked):
+                    new_state, more = rules.apply(new_state, command, now)
+                    events.extend(more)
+            except DoodleError as exc:
+                failure, new_state, events = exc, ticked, events[: len(events)]
+            if not events and new_state == state:
+                if failure is not None:
+                    raise failure
+                return state, version, []
+            out = self._render(new_state, events)
+            try:
+                new_version = await self.store.commit(new_state, version, rules.next_deadline(new_state), out)
+            except StaleRoomVersion:
+                _commit_conflicts.inc()
+                continue
+            local = self.rooms.get(code)
+            if local is not None and new_version > local.version:
+                local.state, local.version = new_state, new_version
+            self._after_commit(code, new_state, events)
+            if failure is not None:
+                raise failure
+            return new_state, new_version, events
+        raise StaleRoomVersion("room is too busy; try again")
+
+    def _render(self, state: RoomState, events: Iterable[Any]) -> list[tuple[list[str], dict[str, Any]]]:
+        return [item for event in events for item in wire.render_event(event, state)]
+
+    def _after_commit(self, code: str, state: RoomState, events: Sequence[Any]) -> None:
+        for event in events:
+            if isinstance(event, RoundEnded | RoundStarted):
+                local = self.rooms.get(code)
+                for member in local.members.values() if local else ():
+                    member.drawing.clear()
+                    if member.player_id is not None:
+                        self.recognition.forget(code, member.player_id)
+
+    # ------------------------------------------------------------------ strokes and recognition
+
+    async def _stroke(self, client: Client, batch: wire.StrokeBatch) -> None:
+        code = self._room_of(client)
+        player_id = self._me(client)
+        points = [list(point) for point in batch.points]
+        relay = wire.stroke_relay_message(player_id, batch.round, batch.stroke, points, batch.end)
+        now = time.time()
+        entry = StrokeEntry(player_id, batch.stroke, points, batch.end)
+        await self.store.append_stroke(
+            code, batch.round, entry, now, [(["stroke_viewers", player_id], relay)]
+        )
+        _strokes_in.inc()
+        if client.drawing_round != batch.round:
+            client.drawing_round = batch.round
+            client.drawing.clear()
+        client.drawing.setdefault(batch.stroke, []).extend(points)
+        local = self.rooms.get(code)
+        state = local.state if local is not None else None
+        word = state.round.word if state is not None and state.round is not None else None
+        self.recognition.update(
+            RecognitionJob(
+                job_id=secrets.token_hex(6),
+                gateway_id=self.settings.gateway_id,
+                room_code=code,
+                player_id=player_id,
+                round=batch.round,
+                target_word=word,
+                strokes=[client.drawing[index] for index in sorted(client.drawing)],
+                canvas=client.canvas,
+                # A finished stroke is what a recognition is decided on: never shed under load.
+                deciding=batch.end,
+                submitted_at=now,
+            )
+        )
+
+    async def _practice(self, client: Client, message: wire.Recognize) -> None:
+        self.recognition.update(
+            RecognitionJob(
+                job_id=message.id or secrets.token_hex(6),
+                gateway_id=self.settings.gateway_id,
+                room_code="",
+                player_id=self._me(client),
+                round=0,
+                target_word=None,
+                strokes=[[list(point) for point in stroke] for stroke in message.strokes],
+                canvas=message.canvas,
+                deciding=True,
+                submitted_at=time.time(),
+            )
+        )
+
+    async def on_recognition(self, result: RecognitionResult) -> None:
+        """Deliver a recognition result: a guess, and maybe a recognition (committed atomically)."""
+        client = self.players.get(result.player_id)
+        if not result.room_code:  # practice mode
+            if client is not None:
+                client.send(wire.guess_message(result.player_id, list(result.guesses), None, result.job_id))
+            return
+        if client is None or client.room != result.room_code or client.drawing_round != result.round:
+            return  # the player left or the round moved on: drop quietly
+        guess = wire.guess_message(result.player_id, list(result.guesses), result.round)
+        await self.store.client.publish(
+            room_channel(result.room_code),
+            wire_envelope_plain([(["viewers", result.player_id], guess)]),
+        )
+        if result.recognized and result.target_word:
+            player_id, word, at = result.player_id, result.target_word, result.submitted_at
+
+            def commands(state: RoomState) -> list[Any]:
+                if not rules.is_recognition_open(state, player_id, at):
+                    return []
+                return [RecordRecognition(player_id, word, at)]
+
+            try:
+                _state, _version, events = await self.transact(result.room_code, commands)
+            except DoodleError as exc:
+                log.debug("recognition_refused", room_id=result.room_code, player_id=player_id, code=exc.code)
+                return
+            if events:
+                _recognitions.inc()
+
+    async def _forget_me(self, client: Client, message: wire.ForgetMe) -> None:
+        from server.archive import forget_player  # the archive is optional at import time
+
+        removed = await forget_player(self.settings, self.redis, self._me(client))
+        client.send(
+            {"type": "forgotten", "drawings_removed": removed, **({"ref": message.id} if message.id else {})}
+        )
+
+    # ------------------------------------------------------------------ snapshots
+
+    async def _send_snapshot(self, client: Client, state: RoomState, version: int) -> None:
+        strokes: list[Any] = []
+        seq = 0
+        if state.round is not None and state.phase == Phase.ROUND:
+            entries, seq = await self.store.round_strokes(state.code, state.round.number)
+            visible = client.role == "spectator" or state.settings.show_drawings
+            strokes = [
+                {"player_id": e.player_id, "stroke": e.stroke, "points": e.points, "end": e.end}
+                for e in entries
+                if visible or e.player_id == client.player_id
+            ]
+            if client.role == "player":
+                client.drawing_round = state.round.number
+                client.drawing.clear()
+                for e in entries:
+                    if e.player_id == client.player_id:
+                        client.drawing.setdefault(e.stroke, []).extend(e.points)
+        client.seen_version = version
+        client.seen_stroke = (state.round.number if state.round is not None else 0, seq)
+        client.send(wire.room_message(state, client.player_id, client.role or "player", now_ms(), strokes))
+        local = self.rooms.get(state.code)
+        if local is not None:
+            self._schedule(local, rules.next_deadline(state))
+
+    # ------------------------------------------------------------------ pub/sub fan-out
+
+    async def _subscribe(self, code: str) -> LocalRoom:
+        local = self.rooms.get(code)
+        if local is None:
+            local = self.rooms[code] = LocalRoom(code)
+            await self.pubsub.subscribe(room_channel(code))
+            _rooms_gauge.set(len(self.rooms))
+        return local
+
+    async def _unsubscribe_if_empty(self, local: LocalRoom) -> None:
+        if local.members or self.rooms.get(local.code) is not local:
+            return
+        del self.rooms[local.code]
+        if local.timer is not None:
+            local.timer.cancel()
+        await self.pubsub.unsubscribe(room_channel(local.code))
+        _rooms_gauge.set(len(self.rooms))
+
+    async def _read_published(self) -> None:
+        while True:
+            try:
+                message = await self.pubsub.get_message(timeout=1.0)
+            except (ConnectionError, aioredis.ConnectionError) as exc:  # Redis restarted: keep trying
+                log.warning("pubsub_reconnect", error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"].decode()
+            code = channel[len("{room:") : -1]
+            local = self.rooms.get(code)
+            if local is None:
+                continue
+            try:
+                envelope = decode_envelope(message["data"])
+            except Exception:  # a malformed publish must not stop fan-out for every room
+                log.exception("bad_envelope", room_id=code)
+                continue
+            await self._deliver(local, envelope)
+
+    async def _deliver(self, local: LocalRoom, envelope: Any) -> None:
+        if envelope.stroke_seq == 0 and envelope.version > local.version:
+            # Another gateway committed: refresh our cached state (audiences depend on it).
+            with contextlib.suppress(RoomNotFound):
+                local.state, local.version = await self.store.load(local.code)
+            self._schedule(local, envelope.deadline)
+        frames = [(audience, wire.WireFrame(message)) for audience, message in envelope.out]
+        for client in list(local.members.values()):
+            if envelope.stroke_seq:
+                round_number = envelope.out[0][1].get("round", 0) if envelope.out else 0
+                if (round_number, envelope.stroke_seq) <= client.seen_stroke:
+                    continue
+            elif envelope.version:
+                if envelope.version <= client.seen_version:
+                    continue
+                client.seen_version = envelope.version
+            for audience, frame in frames:
+                if audience_includes(audience, client, local.state):
+                    client.send(frame)
+            self._apply_membership_effects(client, envelope.out)
+
+    def _apply_membership_effects(self, client: Client, out: Sequence[Any]) -> None:
+        """A kicked or timed-out client loses its seat on this gateway too."""
+        for _audience, message in out:
+            if message.get("type") == "player_left" and message.get("player_id") == client.player_id:
+                if message.get("reason") in ("kicked", "timeout"):
+                    client.send({"type": "left_room", "code": client.room, "reason": message["reason"]})
+                    self._spawn(self._detach_and_clear(client))
+
+    async def _detach_and_clear(self, client: Client) -> None:
+        player_id = client.player_id
+        await self._detach(client)
+        if player_id is not None:
+            await self.sessions.set_seat(player_id, None, None)
+
+    def _schedule(self, local: LocalRoom, deadline: float | None) -> None:
+        if local.timer is not None:
+            local.timer.cancel()
+            local.timer = None
+        if deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, deadline - time.time()) + 0.005
+        local.timer = loop.call_later(delay, lambda: self._spawn(self._tick(local.code)))
+
+    async def _tick(self, code: str) -> None:
+        try:
+            await self.transact(code, lambda state: [])
+        except RoomNotFound:
+            return
+        except DoodleError as exc:  # pragma: no cover - a tick applies no command that can fail
+            log.warning("tick_failed", room_id=code, code=exc.code)
+
+
+def wire_envelope_plain(out: Sequence[tuple[list[str], dict[str, Any]]]) -> bytes:
+    """An envelope that changes no state (guesses): version 0, delivered to whoever it is for."""
+    import msgpack
+
+    from server.store import encode_envelope_tail
+
+    return msgpack.packb(0) + encode_envelope_tail(None, out)

@@ -1,0 +1,623 @@
+"""Every wire message, in one place: parse what clients send, encode what the server sends.
+
+Each message is a map with a ``type`` field. A connection's encoding is fixed by its first frame: text
+frames carry JSON, binary frames carry msgpack, and the server answers in kind. No other module builds
+JSON or msgpack for the wire. ``docs/protocol.md`` documents every message defined here.
+
+Client messages are parsed strictly into frozen dataclasses (:func:`parse_client_message`); anything
+malformed raises :class:`BadMessage` with a wire code. Server messages are plain dicts built by the
+``*_message`` helpers below, because the gateway fans the same message out to many sockets and encodes
+it once per encoding (:class:`WireFrame`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Literal
+
+import msgpack
+
+from game.errors import DoodleError
+from game.events import (
+    BackToLobby,
+    Event,
+    GameOver,
+    GameStarted,
+    HostChanged,
+    PlayerDisconnected,
+    PlayerJoined,
+    PlayerLeft,
+    PlayerRecognized,
+    PlayerReconnected,
+    PlayerScore,
+    RoomClosed,
+    RoundEnded,
+    RoundStarted,
+    SettingsChanged,
+)
+from game.state import RoomState, RoundState
+
+PROTOCOL_VERSION = 1
+
+# Limits that keep one client from hurting others. The gateway enforces frame size and rate; these
+# bound what one parsed message may hold.
+MAX_NAME_LENGTH = 24
+MAX_POINTS_PER_MESSAGE = 512
+MAX_STROKES_PER_DRAWING = 200
+MAX_POINTS_PER_DRAWING = 8000
+MAX_CANVAS_SIDE = 10_000
+# Points may overshoot the canvas a little (a finger sliding off the edge); beyond this they are refused.
+CANVAS_MARGIN = 0.05
+MAX_ID_LENGTH = 64
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes the server uses (4000-4999 are application codes)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001  # the server is shutting down; reconnect with your token
+    POLICY_VIOLATION = 1008  # flooding or too many bad messages
+    MESSAGE_TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
+    SESSION_REPLACED = 4000  # the same player connected again elsewhere (resume on another socket)
+    HELLO_TIMEOUT = 4001  # no hello within the handshake window
+    INVALID_TOKEN = 4002  # resume token unknown or expired
+
+
+class BadMessage(DoodleError):
+    """The frame could not be decoded or the message does not match its schema."""
+
+    code = "bad_message"
+
+
+class UnknownType(BadMessage):
+    """The message's ``type`` is not one the protocol defines."""
+
+    code = "unknown_type"
+
+
+class OutOfCanvas(BadMessage):
+    """A point lies outside the player's canvas."""
+
+    code = "out_of_canvas"
+
+
+Encoding = Literal["json", "msgpack"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Client -> server
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    name: str
+    canvas: tuple[float, float] | None = None
+    resume: str | None = None
+    consent_archive: bool = False
+    id: str | None = None
+    type: Literal["hello"] = "hello"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRoom:
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    type: Literal["create_room"] = "create_room"
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRoom:
+    code: str
+    role: Literal["player", "spectator"] = "player"
+    id: str | None = None
+    type: Literal["join_room"] = "join_room"
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveRoom:
+    id: str | None = None
+    type: Literal["leave_room"] = "leave_room"
+
+
+@dataclass(frozen=True, slots=True)
+class StartGame:
+    id: str | None = None
+    type: Literal["start_game"] = "start_game"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSettings:
+    settings: Mapping[str, Any]
+    id: str | None = None
+    type: Literal["update_settings"] = "update_settings"
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    player_id: str
+    id: str | None = None
+    type: Literal["kick"] = "kick"
+
+
+@dataclass(frozen=True, slots=True)
+class Rematch:
+    id: str | None = None
+    type: Literal["rematch"] = "rematch"
+
+
+@dataclass(frozen=True, slots=True)
+class StrokeBatch:
+    """Points of stroke number ``stroke`` of the sender's drawing in round ``round``."""
+
+    round: int
+    stroke: int
+    points: tuple[tuple[float, float, float], ...]
+    end: bool = False
+    id: str | None = None
+    type: Literal["stroke"] = "stroke"
+
+
+@dataclass(frozen=True, slots=True)
+class Recognize:
+    """Practice mode: recognize a whole drawing outside any room."""
+
+    strokes: tuple[tuple[tuple[float, float, float], ...], ...]
+    canvas: tuple[float, float] | None = None
+    id: str | None = None
+    type: Literal["recognize"] = "recognize"
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetMe:
+    id: str | None = None
+    type: Literal["forget_me"] = "forget_me"
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    id: str | None = None
+    type: Literal["ping"] = "ping"
+
+
+ClientMessage = (
+    Hello
+    | CreateRoom
+    | JoinRoom
+    | LeaveRoom
+    | StartGame
+    | UpdateSettings
+    | Kick
+    | Rematch
+    | StrokeBatch
+    | Recognize
+    | ForgetMe
+    | Ping
+)
+
+
+def decode_frame(frame: str | bytes) -> tuple[dict[str, Any], Encoding]:
+    """Decode one WebSocket frame into a message map and the encoding it used.
+
+    Raises:
+        BadMessage: the frame is not a JSON/msgpack map with a string ``type``.
+    """
+    encoding: Encoding
+    try:
+        if isinstance(frame, str):
+            encoding = "json"
+            data = json.loads(frame)
+        else:
+            encoding = "msgpack"
+            data = msgpack.unpackb(frame, raw=False, strict_map_key=True)
+    except (ValueError, msgpack.UnpackException, TypeError) as exc:
+        kind = "JSON" if isinstance(frame, str) else "msgpack"
+        raise BadMessage(f"frame is not valid {kind}") from exc
+    if not isinstance(data, dict):
+        raise BadMessage("a message must be a map with a 'type' field")
+    if not isinstance(data.get("type"), str):
+        raise BadMessage("a message needs a string 'type' field")
+    return data, encoding
+
+
+def message_ref(data: Mapping[str, Any]) -> str | None:
+    """The client's optional ``id`` field, echoed as ``ref`` in errors; None if absent or unusable."""
+    ref = data.get("id")
+    if isinstance(ref, str) and len(ref) <= MAX_ID_LENGTH:
+        return ref
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return str(ref)
+    return None
+
+
+def parse_client_message(data: Mapping[str, Any], canvas: tuple[float, float] | None = None) -> ClientMessage:
+    """Turn a decoded map into a typed client message.
+
+    Args:
+        data: the decoded frame (see :func:`decode_frame`).
+        canvas: the sender's canvas size from ``hello``; stroke points must lie within it.
+
+    Raises:
+        UnknownType: ``type`` is not a client message.
+        BadMessage / OutOfCanvas: a field is missing, of the wrong type or out of range.
+    """
+    kind = data["type"]
+    parser = _PARSERS.get(kind)
+    if parser is None:
+        raise UnknownType(f"unknown message type {kind!r}")
+    ref = message_ref(data)
+    return parser(data, ref, canvas)
+
+
+def _field_error(kind: str, name: str, expected: str) -> BadMessage:
+    return BadMessage(f"{kind}.{name} must be {expected}")
+
+
+def _string(data: Mapping[str, Any], kind: str, name: str, *, max_length: int, optional: bool = False) -> Any:
+    value = data.get(name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
+        raise _field_error(kind, name, f"a non-empty string of at most {max_length} characters")
+    return value.strip()
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _settings(data: Mapping[str, Any], kind: str, *, optional: bool) -> Mapping[str, Any]:
+    value = data.get("settings")
+    if value is None and optional:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        raise _field_error(kind, "settings", "a map")
+    return value
+
+
+def _canvas(value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(_number(side) and 1 <= side <= MAX_CANVAS_SIDE for side in value)
+    ):
+        raise _field_error("hello", "canvas", f"[width, height] with sides 1..{MAX_CANVAS_SIDE}")
+    return float(value[0]), float(value[1])
+
+
+def _points(
+    value: Any, kind: str, canvas: tuple[float, float] | None, *, max_points: int
+) -> tuple[tuple[float, float, float], ...]:
+    if not isinstance(value, list | tuple) or len(value) > max_points:
+        raise _field_error(kind, "points", f"a list of at most {max_points} [x, y, t] points")
+    if canvas is None:
+        # Without a declared canvas the drawing is assumed to live in Google's 0..255 square and a
+        # little beyond; any scale still works because the rasterizer normalizes the bounding box.
+        low_x = low_y = -CANVAS_MARGIN * 256
+        high_x = high_y = 256 * (1 + CANVAS_MARGIN)
+    else:
+        low_x, low_y = -CANVAS_MARGIN * canvas[0], -CANVAS_MARGIN * canvas[1]
+        high_x, high_y = canvas[0] * (1 + CANVAS_MARGIN), canvas[1] * (1 + CANVAS_MARGIN)
+    points = []
+    for point in value:
+        if not isinstance(point, list | tuple) or len(point) not in (2, 3) or not all(map(_number, point)):
+            raise _field_error(kind, "points", "a list of [x, y, t] number triples")
+        x, y = float(point[0]), float(point[1])
+        t = float(point[2]) if len(point) == 3 else 0.0
+        if not (low_x <= x <= high_x and low_y <= y <= high_y):
+            raise OutOfCanvas(f"point ({x:g}, {y:g}) lies outside the canvas")
+        if not 0 <= t <= 3_600_000:
+            raise _field_error(kind, "points", "points whose t is 0..3600000 ms")
+        points.append((x, y, t))
+    return tuple(points)
+
+
+def _int(data: Mapping[str, Any], kind: str, name: str, low: int, high: int) -> int:
+    value = data.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise _field_error(kind, name, f"an integer {low}..{high}")
+    return value
+
+
+def _bool(data: Mapping[str, Any], kind: str, name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise _field_error(kind, name, "true or false")
+    return value
+
+
+def _parse_hello(data: Mapping[str, Any], ref: str | None, _canvas_: Any) -> Hello:
+    consent = data.get("consent", {})
+    if not isinstance(consent, dict) or not isinstance(consent.get("archive", False), bool):
+        raise _field_error("hello", "consent", 'a map like {"archive": true}')
+    return Hello(
+        name=_string(data, "hello", "name", max_length=MAX_NAME_LENGTH),
+        canvas=_canvas(data.get("canvas")),
+        resume=_string(data, "hello", "resume", max_length=256, optional=True),
+        consent_archive=bool(consent.get("archive", False)),
+        id=ref,
+    )
+
+
+def _parse_join(data: Mapping[str, Any], ref: str | None, _canvas_: Any) -> JoinRoom:
+    role = data.get("role", "player")
+    if role not in ("player", "spectator"):
+        raise _field_error("join_room", "role", '"player" or "spectator"')
+    return JoinRoom(code=_string(data, "join_room", "code", max_length=16), role=role, id=ref)
+
+
+def _parse_stroke(
+    data: Mapping[str, Any], ref: str | None, canvas: tuple[float, float] | None
+) -> StrokeBatch:
+    return StrokeBatch(
+        round=_int(data, "stroke", "round", 1, 1000),
+        stroke=_int(data, "stroke", "stroke", 0, MAX_STROKES_PER_DRAWING - 1),
+        points=_points(data.get("points"), "stroke", canvas, max_points=MAX_POINTS_PER_MESSAGE),
+        end=_bool(data, "stroke", "end"),
+        id=ref,
+    )
+
+
+def _parse_recognize(data: Mapping[str, Any], ref: str | None, hello_canvas: Any) -> Recognize:
+    canvas = _canvas(data["canvas"]) if data.get("canvas") is not None else hello_canvas
+    strokes = data.get("strokes")
+    if not isinstance(strokes, list | tuple) or not 1 <= len(strokes) <= MAX_STROKES_PER_DRAWING:
+        raise _field_error("recognize", "strokes", f"a list of 1..{MAX_STROKES_PER_DRAWING} strokes")
+    parsed = tuple(
+        _points(stroke, "recognize", canvas, max_points=MAX_POINTS_PER_DRAWING) for stroke in strokes
+    )
+    if sum(map(len, parsed)) > MAX_POINTS_PER_DRAWING or not any(parsed):
+        raise _field_error("recognize", "strokes", f"1..{MAX_POINTS_PER_DRAWING} points in all")
+    return Recognize(strokes=parsed, canvas=canvas, id=ref)
+
+
+_PARSERS: dict[str, Any] = {
+    "hello": _parse_hello,
+    "create_room": lambda d, ref, _c: CreateRoom(settings=_settings(d, "create_room", optional=True), id=ref),
+    "join_room": _parse_join,
+    "leave_room": lambda d, ref, _c: LeaveRoom(id=ref),
+    "start_game": lambda d, ref, _c: StartGame(id=ref),
+    "update_settings": lambda d, ref, _c: UpdateSettings(
+        settings=_settings(d, "update_settings", optional=False), id=ref
+    ),
+    "kick": lambda d, ref, _c: Kick(
+        player_id=_string(d, "kick", "player_id", max_length=MAX_ID_LENGTH), id=ref
+    ),
+    "rematch": lambda d, ref, _c: Rematch(id=ref),
+    "stroke": _parse_stroke,
+    "recognize": _parse_recognize,
+    "forget_me": lambda d, ref, _c: ForgetMe(id=ref),
+    "ping": lambda d, ref, _c: Ping(id=ref),
+}
+
+CLIENT_MESSAGE_TYPES = frozenset(_PARSERS)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Server -> client
+
+
+class WireFrame:
+    """One server message, encoded lazily at most once per encoding (fan-out sends the same bytes)."""
+
+    __slots__ = ("_json", "_msgpack", "message")
+
+    def __init__(self, message: Mapping[str, Any]) -> None:
+        self.message = message
+        self._json: str | None = None
+        self._msgpack: bytes | None = None
+
+    def encoded(self, encoding: Encoding) -> str | bytes:
+        if encoding == "json":
+            if self._json is None:
+                self._json = json.dumps(self.message, separators=(",", ":"), ensure_ascii=False)
+            return self._json
+        if self._msgpack is None:
+            self._msgpack = msgpack.packb(self.message, use_bin_type=True)
+        return self._msgpack
+
+
+def encode(message: Mapping[str, Any], encoding: Encoding) -> str | bytes:
+    """Encode one server message for one connection."""
+    return WireFrame(message).encoded(encoding)
+
+
+def welcome_message(player_id: str, token: str, server_time_ms: int, *, resumed: bool) -> dict[str, Any]:
+    return {
+        "type": "welcome",
+        "player_id": player_id,
+        "token": token,
+        "protocol": PROTOCOL_VERSION,
+        "server_time": server_time_ms,
+        "resumed": resumed,
+    }
+
+
+def error_message(code: str, message: str, ref: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if ref is not None:
+        error["ref"] = ref
+    return error
+
+
+def pong_message(server_time_ms: int, ref: str | None) -> dict[str, Any]:
+    pong: dict[str, Any] = {"type": "pong", "server_time": server_time_ms}
+    if ref is not None:
+        pong["ref"] = ref
+    return pong
+
+
+def stroke_relay_message(
+    player_id: str, round_number: int, stroke: int, points: list[list[float]], end: bool
+) -> dict[str, Any]:
+    return {
+        "type": "stroke",
+        "player_id": player_id,
+        "round": round_number,
+        "stroke": stroke,
+        "points": points,
+        "end": end,
+    }
+
+
+def guess_message(
+    player_id: str, guesses: list[tuple[str, float]], round_number: int | None = None, ref: str | None = None
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "type": "guess",
+        "player_id": player_id,
+        "guesses": [{"word": word, "score": round(score, 4)} for word, score in guesses],
+    }
+    if round_number is not None:
+        message["round"] = round_number
+    if ref is not None:
+        message["ref"] = ref
+    return message
+
+
+# ---------------------------------------------------------------------------------------------------
+# Room snapshots and room events (game events -> wire messages with their audiences)
+
+Audience = list[str]  # ["all"] | ["spectators"] | ["viewers", pid] | ["only", pid] | ["stroke_viewers", pid]
+ALL: Audience = ["all"]
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def _scores(state: RoomState, scores: Sequence[PlayerScore]) -> list[dict[str, Any]]:
+    names = {player.player_id: player.name for player in state.players}
+    return [
+        {"player_id": line.player_id, "name": names.get(line.player_id, ""), "score": line.score}
+        for line in scores
+    ]
+
+
+def _round(current: RoundState) -> dict[str, Any]:
+    return {
+        "round": current.number,
+        "word": current.word,
+        "started_at": _ms(current.started_at),
+        "ends_at": _ms(current.ends_at),
+        "duration_ms": current.duration_ms,
+        "drawers": list(current.drawers),
+        "recognized": [
+            {"player_id": r.player_id, "rank": r.rank, "elapsed_ms": r.elapsed_ms, "points": r.points}
+            for r in current.recognitions
+        ],
+    }
+
+
+def room_message(
+    state: RoomState, viewer_id: str | None, role: str, server_time_ms: int, strokes: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``room`` snapshot: everything a client needs to redraw the room from scratch."""
+    return {
+        "type": "room",
+        "code": state.code,
+        "host": state.host,
+        "phase": state.phase.value,
+        "settings": state.settings.to_dict(),
+        "players": [
+            {"player_id": p.player_id, "name": p.name, "score": p.score, "connected": p.connected}
+            for p in state.players
+        ],
+        "spectators": [
+            {"player_id": s.player_id, "name": s.name, "connected": s.connected} for s in state.spectators
+        ],
+        "round": _round(state.round) if state.round is not None else None,
+        "rounds_total": state.settings.rounds,
+        "you": {"player_id": viewer_id, "role": role},
+        "strokes": strokes,
+        "server_time": server_time_ms,
+    }
+
+
+def render_event(event: Event, state: RoomState) -> list[tuple[Audience, dict[str, Any]]]:
+    """The wire messages (with audiences) that announce one game event; [] for internal ones."""
+    match event:
+        case PlayerJoined():
+            message = {"type": "player_joined", "player_id": event.player_id, "name": event.name}
+            return [(["all_except", event.player_id], {**message, "role": event.role.value})]
+        case PlayerLeft():
+            return [
+                (ALL, {"type": "player_left", "player_id": event.player_id, "reason": event.reason.value})
+            ]
+        case PlayerDisconnected():
+            return [(ALL, {"type": "player_disconnected", "player_id": event.player_id})]
+        case PlayerReconnected():
+            return [(ALL, {"type": "player_reconnected", "player_id": event.player_id})]
+        case HostChanged():
+            return [(ALL, {"type": "host_changed", "host": event.host})]
+        case SettingsChanged():
+            return [(ALL, {"type": "settings_changed", "settings": event.settings.to_dict()})]
+        case GameStarted():
+            return [(ALL, {"type": "game_started", "rounds": event.rounds})]
+        case RoundStarted():
+            return [
+                (
+                    ALL,
+                    {
+                        "type": "round_started",
+                        "round": event.round,
+                        "word": event.word,
+                        "duration_ms": event.duration_ms,
+                        "started_at": _ms(event.started_at),
+                        "ends_at": _ms(event.ends_at),
+                        "drawers": list(event.drawers),
+                    },
+                )
+            ]
+        case PlayerRecognized():
+            return [
+                (
+                    ALL,
+                    {
+                        "type": "recognized",
+                        "player_id": event.player_id,
+                        "word": event.word,
+                        "rank": event.rank,
+                        "elapsed_ms": event.elapsed_ms,
+                        "points": event.points,
+                        "score": event.score,
+                    },
+                )
+            ]
+        case RoundEnded():
+            results = [
+                {
+                    "player_id": r.player_id,
+                    "recognized": r.recognized,
+                    "rank": r.rank,
+                    "elapsed_ms": r.elapsed_ms,
+                    "points": r.points,
+                }
+                for r in event.results
+            ]
+            return [
+                (
+                    ALL,
+                    {
+                        "type": "round_ended",
+                        "round": event.round,
+                        "word": event.word,
+                        "results": results,
+                        "scores": _scores(state, event.scores),
+                        "next_at": _ms(event.results_until),
+                    },
+                )
+            ]
+        case GameOver():
+            return [(ALL, {"type": "game_over", "scores": _scores(state, event.scores)})]
+        case BackToLobby():
+            return [(ALL, {"type": "back_to_lobby"})]
+        case RoomClosed():
+            return [(ALL, {"type": "room_closed"})]
+    return []

@@ -1,0 +1,319 @@
+"""Room state in Redis: every transition is one Lua script, decided atomically, exactly once.
+
+Key layout (every key of a room shares the hash tag ``{room:CODE}``, so each script touches one slot
+and rooms shard across a Redis Cluster)::
+
+    {room:CODE}                hash: version, state (msgpack of RoomState.to_dict()), phase, round,
+                               ends_at_ms, show_drawings
+    {room:CODE}:drawers        set: player ids drawing in the current round (checked per stroke)
+    {room:CODE}:strokes:N      list: msgpack [player_id, stroke, points, end] per accepted batch of round N
+    {player:ID}:session        hash: token_sha256, name, room, role, consent (see sessions.py)
+
+Pub/sub channel ``{room:CODE}`` carries msgpack envelopes ``{"v": version, "seq": stroke_seq,
+"deadline": s, "out": [[audience, message], ...]}``, published by the same script that changed the
+state, so every gateway sees the room's events in commit order.
+
+Optimistic concurrency: a gateway loads (state, version), applies the pure rules, then commits with
+the version it read. Losing a race raises :class:`StaleRoomVersion` and the caller retries on fresh
+state; it never silently overwrites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from game.errors import (
+    DoodleError,
+    GuessAfterDeadline,
+    NotAPlayer,
+    NotYourTurn,
+    RoomNotFound,
+    WrongPhase,
+)
+from game.state import Phase, RoomState
+
+
+class StaleRoomVersion(DoodleError):
+    """Another gateway committed first; reload and apply again."""
+
+    code = "conflict"
+
+
+class RoomCodeTaken(DoodleError):
+    """A new room drew a code that already exists (retry with another code)."""
+
+    code = "conflict"
+
+
+class DrawingTooLarge(DoodleError):
+    """The round's drawing exceeds the per-round stroke budget."""
+
+    code = "drawing_too_large"
+
+
+def room_key(code: str) -> str:
+    return "{room:" + code + "}"
+
+
+def room_channel(code: str) -> str:
+    return "{room:" + code + "}"
+
+
+# KEYS[1] room hash, KEYS[2] drawers set
+# ARGV[1] state blob, ARGV[2] phase, ARGV[3] round, ARGV[4] ends_at_ms, ARGV[5] show_drawings,
+# ARGV[6] ttl seconds, ARGV[7] channel, ARGV[8] envelope (without version), ARGV[9..] drawer ids
+CREATE_ROOM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('CODE_TAKEN') end
+redis.call('HSET', KEYS[1], 'version', 1, 'state', ARGV[1], 'phase', ARGV[2], 'round', ARGV[3],
+           'ends_at_ms', ARGV[4], 'show_drawings', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return 1
+"""
+
+# KEYS[1] room hash, KEYS[2] drawers set, KEYS[3] strokes list of the new round
+# ARGV[1] expected version, then as CREATE_ROOM from ARGV[2]:
+# ARGV[2] state, ARGV[3] phase, ARGV[4] round, ARGV[5] ends_at_ms, ARGV[6] show_drawings,
+# ARGV[7] ttl, ARGV[8] channel, ARGV[9] envelope prefix (msgpack map without "v"), ARGV[10..] drawers
+COMMIT_ROOM = """
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version then return redis.error_reply('ROOM_NOT_FOUND') end
+if version ~= ARGV[1] then return redis.error_reply('STALE') end
+local new_version = tonumber(version) + 1
+redis.call('HSET', KEYS[1], 'version', new_version, 'state', ARGV[2], 'phase', ARGV[3], 'round', ARGV[4],
+           'ends_at_ms', ARGV[5], 'show_drawings', ARGV[6])
+-- The drawers of the current round, rewritten from the state: a player who leaves stops drawing.
+redis.call('DEL', KEYS[2])
+for i = 10, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ARGV[7]) end
+redis.call('PUBLISH', ARGV[8], cmsgpack.pack(new_version) .. ARGV[9])
+return new_version
+"""
+
+# KEYS[1] room hash, KEYS[2] drawers set, KEYS[3] strokes list of round ARGV[1]
+# ARGV[1] round, ARGV[2] player id, ARGV[3] now_ms, ARGV[4] entry blob, ARGV[5] channel,
+# ARGV[6] relay envelope suffix (msgpack), ARGV[7] max entries per round, ARGV[8] ttl
+APPEND_STROKE = """
+local room = redis.call('HMGET', KEYS[1], 'phase', 'round', 'ends_at_ms', 'version')
+if not room[1] then return redis.error_reply('ROOM_NOT_FOUND') end
+if room[1] ~= 'round' then return redis.error_reply('WRONG_PHASE') end
+if room[2] ~= ARGV[1] then return redis.error_reply('WRONG_ROUND') end
+if tonumber(ARGV[3]) > tonumber(room[3]) then return redis.error_reply('ROUND_OVER') end
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then return redis.error_reply('NOT_A_DRAWER') end
+if redis.call('LLEN', KEYS[3]) >= tonumber(ARGV[7]) then return redis.error_reply('TOO_LARGE') end
+local seq = redis.call('RPUSH', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[8])
+redis.call('PUBLISH', ARGV[5], cmsgpack.pack(tonumber(room[4]), seq) .. ARGV[6])
+return seq
+"""
+
+_SCRIPT_ERRORS: dict[str, type[DoodleError]] = {
+    "STALE": StaleRoomVersion,
+    "ROOM_NOT_FOUND": RoomNotFound,
+    "CODE_TAKEN": RoomCodeTaken,
+    "WRONG_PHASE": WrongPhase,
+    "WRONG_ROUND": NotYourTurn,
+    "ROUND_OVER": GuessAfterDeadline,
+    "NOT_A_DRAWER": NotAPlayer,
+    "TOO_LARGE": DrawingTooLarge,
+}
+
+_SCRIPT_MESSAGES = {
+    "STALE": "room changed concurrently",
+    "ROOM_NOT_FOUND": "no such room",
+    "CODE_TAKEN": "room code already in use",
+    "WRONG_PHASE": "no round is being played",
+    "WRONG_ROUND": "that is not the current round",
+    "ROUND_OVER": "the round is over",
+    "NOT_A_DRAWER": "you are not drawing in this round",
+    "TOO_LARGE": "this drawing has too many strokes",
+}
+
+
+def _raise_script_error(exc: ResponseError) -> None:
+    name = str(exc).split()[0] if str(exc) else ""
+    error = _SCRIPT_ERRORS.get(name)
+    if error is None:
+        raise exc
+    raise error(_SCRIPT_MESSAGES[name]) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class StrokeEntry:
+    """One accepted batch of points, as kept for snapshots and the archive."""
+
+    player_id: str
+    stroke: int
+    points: list[list[float]]
+    end: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEnvelope:
+    """What a commit publishes: the new version, the next deadline and the messages with audiences."""
+
+    version: int
+    stroke_seq: int
+    deadline: float | None
+    out: list[tuple[Any, dict[str, Any]]]
+
+
+def encode_envelope_tail(deadline: float | None, out: Sequence[tuple[Any, dict[str, Any]]]) -> bytes:
+    """The part of a published envelope after the version (and stroke seq): deadline and messages."""
+    return msgpack.packb([deadline, [list(item) for item in out]], use_bin_type=True)
+
+
+def decode_envelope(data: bytes) -> RoomEnvelope:
+    """Parse an envelope published by COMMIT_ROOM (version) or APPEND_STROKE (version, seq)."""
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(data)
+    items = list(unpacker)
+    if len(items) == 2:  # commit: version, [deadline, out]
+        version, (deadline, out) = items
+        seq = 0
+    else:  # stroke: version, seq, [deadline, out]
+        version, seq, (deadline, out) = items
+    return RoomEnvelope(version=version, stroke_seq=seq, deadline=deadline, out=[tuple(item) for item in out])
+
+
+class RoomStore:
+    """Loads and commits rooms; appends strokes. One instance per gateway, shared by connections."""
+
+    def __init__(
+        self, client: aioredis.Redis, *, idle_ttl: int, finished_ttl: int, max_stroke_entries: int = 4000
+    ):
+        self.client = client
+        self.idle_ttl = idle_ttl
+        self.finished_ttl = finished_ttl
+        self.max_stroke_entries = max_stroke_entries
+        self._create = client.register_script(CREATE_ROOM)
+        self._commit = client.register_script(COMMIT_ROOM)
+        self._append = client.register_script(APPEND_STROKE)
+
+    def _ttl(self, state: RoomState) -> int:
+        return self.finished_ttl if state.phase == Phase.GAME_OVER else self.idle_ttl
+
+    @staticmethod
+    def _mirrors(state: RoomState) -> list[Any]:
+        current = state.round
+        ends_at_ms = int(current.ends_at * 1000) if current is not None else 0
+        return [
+            state.phase.value,
+            current.number if current is not None else 0,
+            ends_at_ms,
+            int(state.settings.show_drawings),
+        ]
+
+    async def load(self, code: str) -> tuple[RoomState, int]:
+        """Return the room and its version.
+
+        Raises:
+            RoomNotFound: no room has this code (or it expired).
+        """
+        version, blob = await self.client.hmget(room_key(code), ["version", "state"])
+        if version is None or blob is None:
+            raise RoomNotFound(f"no room with code {code}")
+        return RoomState.from_dict(msgpack.unpackb(blob, raw=False)), int(version)
+
+    async def create(self, state: RoomState) -> int:
+        """Store a brand-new room at version 1.
+
+        Raises:
+            RoomCodeTaken: the code is in use.
+        """
+        blob = msgpack.packb(state.to_dict(), use_bin_type=True)
+        try:
+            await self._create(
+                keys=[room_key(state.code), room_key(state.code) + ":drawers"],
+                args=[blob, *self._mirrors(state), self._ttl(state)],
+            )
+        except ResponseError as exc:
+            _raise_script_error(exc)
+        return 1
+
+    async def commit(
+        self,
+        state: RoomState,
+        expected_version: int,
+        deadline: float | None,
+        out: Sequence[tuple[Any, dict[str, Any]]],
+    ) -> int:
+        """Replace the room if it is still at ``expected_version``; publish ``out`` in the same step.
+
+        Returns:
+            The new version.
+
+        Raises:
+            StaleRoomVersion: another gateway committed first.
+            RoomNotFound: the room expired meanwhile.
+        """
+        blob = msgpack.packb(state.to_dict(), use_bin_type=True)
+        drawers = list(state.round.drawers) if state.round is not None and state.phase == Phase.ROUND else []
+        round_number = state.round.number if state.round is not None else 0
+        key = room_key(state.code)
+        try:
+            version = await self._commit(
+                keys=[key, key + ":drawers", f"{key}:strokes:{round_number}"],
+                args=[
+                    expected_version,
+                    blob,
+                    *self._mirrors(state),
+                    self._ttl(state),
+                    room_channel(state.code),
+                    encode_envelope_tail(deadline, out),
+                    *drawers,
+                ],
+            )
+        except ResponseError as exc:
+            _raise_script_error(exc)
+        return int(version)
+
+    async def append_stroke(
+        self,
+        code: str,
+        round_number: int,
+        entry: StrokeEntry,
+        now: float,
+        out: Sequence[tuple[Any, dict[str, Any]]],
+    ) -> int:
+        """Accept a batch of points if the round is open for this drawer; relay ``out`` atomically.
+
+        Returns:
+            The batch's sequence number within the round (1, 2, ...).
+
+        Raises:
+            RoomNotFound, WrongPhase, NotYourTurn (wrong round), GuessAfterDeadline, NotAPlayer
+            (not drawing this round), DrawingTooLarge.
+        """
+        key = room_key(code)
+        blob = msgpack.packb([entry.player_id, entry.stroke, entry.points, entry.end], use_bin_type=True)
+        try:
+            seq = await self._append(
+                keys=[key, key + ":drawers", f"{key}:strokes:{round_number}"],
+                args=[
+                    round_number,
+                    entry.player_id,
+                    int(now * 1000),
+                    blob,
+                    room_channel(code),
+                    encode_envelope_tail(None, out),
+                    self.max_stroke_entries,
+                    self.idle_ttl,
+                ],
+            )
+        except ResponseError as exc:
+            _raise_script_error(exc)
+        return int(seq)
+
+    async def round_strokes(self, code: str, round_number: int) -> tuple[list[StrokeEntry], int]:
+        """Every accepted batch of a round, in order, and the sequence number of the last one."""
+        raw = await self.client.lrange(f"{room_key(code)}:strokes:{round_number}", 0, -1)
+        entries = [StrokeEntry(*msgpack.unpackb(item, raw=False)) for item in raw]
+        return entries, len(entries)

@@ -1,0 +1,218 @@
+"""Whole games over real WebSockets, a real redis-server and the real doodle model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inference.formats import read_ndjson
+from inference.recognizer import Recognizer
+from server.app import RunningServer, running_server
+from server.config import Settings
+from tests.server.wsclient import TestClient, drawing_batches
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer.load()
+
+
+def _first_recognized(recognizer: Recognizer, path: Path, word: str) -> list[np.ndarray]:
+    """The first drawing in the file that the shipped model reads as ``word``, complete."""
+    for record in read_ndjson(path):
+        probs = recognizer.predict_strokes([record.strokes])[0]
+        if recognizer.labels[int(np.argmax(probs))] == word and probs.max() > 0.8:
+            return record.strokes
+    raise AssertionError(f"no {word} drawing in {path} is recognized")
+
+
+@pytest.fixture(scope="module")
+def apple(recognizer: Recognizer, quickdraw_dir: Path) -> list[np.ndarray]:
+    return _first_recognized(recognizer, quickdraw_dir / "simplified" / "apple.ndjson.gz", "apple")
+
+
+@pytest.fixture(scope="module")
+def cloud(recognizer: Recognizer, quickdraw_dir: Path) -> list[np.ndarray]:
+    return _first_recognized(recognizer, quickdraw_dir / "simplified" / "cloud.ndjson.gz", "cloud")
+
+
+@pytest.fixture
+async def server(redis_url: str) -> AsyncIterator[RunningServer]:
+    async with running_server(Settings(port=0, redis_url=redis_url, guess_interval_ms=50)) as running:
+        yield running
+
+
+async def _room_with(
+    server: RunningServer, players: int, spectators: int = 0, use_msgpack: bool = False, **settings: object
+) -> tuple[list[TestClient], list[TestClient], str]:
+    host = await TestClient.connect(server.url, use_msgpack)
+    await host.hello("host", canvas=[256, 256])
+    room = await host.request({"type": "create_room", "settings": settings}, "room")
+    assert room["type"] == "room", room
+    code = room["code"]
+    clients = [host]
+    for index in range(players - 1):
+        player = await TestClient.connect(server.url, use_msgpack)
+        await player.hello(f"player{index}", canvas=[256, 256])
+        joined = await player.request({"type": "join_room", "code": code, "role": "player"}, "room")
+        assert joined["type"] == "room", joined
+        clients.append(player)
+    watchers = []
+    for index in range(spectators):
+        spectator = await TestClient.connect(server.url, use_msgpack)
+        await spectator.hello(f"tv{index}")
+        joined = await spectator.request({"type": "join_room", "code": code, "role": "spectator"}, "room")
+        assert joined["type"] == "room", joined
+        watchers.append(spectator)
+    return clients, watchers, code
+
+
+async def _draw(client: TestClient, strokes: list[np.ndarray], round_number: int, scale: float = 1.0) -> None:
+    for message in drawing_batches(strokes, round_number, scale=scale):
+        await client.send(message)
+        await asyncio.sleep(0.005)
+
+
+async def test_hello_gives_identity_and_secret_token(server: RunningServer) -> None:
+    """hello answers welcome with a player id, a token, protocol 1 and the server time."""
+    client = await TestClient.connect(server.url)
+    welcome = await client.hello("Ana")
+    assert welcome["protocol"] == 1
+    assert welcome["player_id"].startswith("p_")
+    assert welcome["token"].startswith(welcome["player_id"] + ".")
+    assert welcome["resumed"] is False
+    assert isinstance(welcome["server_time"], int)
+    await client.close()
+
+
+async def test_real_apple_is_recognized_and_cloud_is_not(
+    server: RunningServer, apple: list[np.ndarray], cloud: list[np.ndarray]
+) -> None:
+    """In an apple round, the player drawing a real apple is recognized; the one drawing a cloud is not."""
+    (host, player), (tv,), _code = await _room_with(server, 2, 1, words=["apple"], rounds=1, round_seconds=8)
+    await host.send({"type": "start_game"})
+    started = await player.wait_for("round_started")
+    assert started["word"] == "apple" and started["round"] == 1
+    assert set(started["drawers"]) == {host.player_id, player.player_id}
+    await asyncio.gather(_draw(player, apple, 1), _draw(host, cloud, 1))
+    recognized = await tv.wait_for("recognized")
+    assert recognized["player_id"] == player.player_id
+    assert recognized["rank"] == 1 and recognized["points"] > 0 and recognized["word"] == "apple"
+    ended = await host.wait_for("round_ended", timeout=15)
+    results = {r["player_id"]: r for r in ended["results"]}
+    assert results[player.player_id]["recognized"] is True
+    assert results[host.player_id]["recognized"] is False
+    over = await player.wait_for("game_over", timeout=15)
+    assert over["scores"][0]["player_id"] == player.player_id
+    # Spectators see every stroke batch of both drawers, and the guesses of both.
+    relayed = tv.of_type("stroke")
+    assert len(relayed) == len(drawing_batches(apple, 1)) + len(drawing_batches(cloud, 1))
+    assert {g["player_id"] for g in tv.of_type("guess")} == {host.player_id, player.player_id}
+    # The drawer gets guesses for their own drawing only; nobody can see the host's guesses but TV and host.
+    assert {g["player_id"] for g in player.of_type("guess")} == {player.player_id}
+    for client in (host, player, tv):
+        await client.close()
+
+
+async def test_silent_round_ends_at_its_deadline(server: RunningServer) -> None:
+    """Nobody draws: the timer alone ends the round and the game."""
+    (host,), _, _code = await _room_with(
+        server, 1, words=["apple"], rounds=1, round_seconds=5, results_seconds=1
+    )
+    await host.send({"type": "start_game"})
+    started = await host.wait_for("round_started")
+    ended = await host.wait_for("round_ended", timeout=10)
+    assert ended["results"][0]["recognized"] is False
+    assert abs(ended["next_at"] - started["ends_at"] - 1000) < 50
+    await host.wait_for("game_over", timeout=5)
+    await host.close()
+
+
+async def test_reconnect_resumes_seat_score_and_drawing(
+    server: RunningServer, apple: list[np.ndarray]
+) -> None:
+    """A player who drops mid-round and resumes within 30 s gets the room, strokes and time back."""
+    (host, player), _, code = await _room_with(
+        server, 2, words=["apple", "cloud"], rounds=2, round_seconds=20
+    )
+    await host.send({"type": "start_game"})
+    await player.wait_for("round_started")
+    partial = apple[:1]
+    await _draw(player, partial, 1)
+    await host.wait_for("stroke")  # show_drawings: the host sees the relay, so the stroke is stored
+    token = player.token
+    await player.close()
+    await host.wait_for("player_disconnected")
+    again = await TestClient.connect(server.url)
+    welcome = await again.hello("ignored", resume=token, canvas=[256, 256])
+    assert welcome["resumed"] is True and welcome["player_id"] == player.player_id
+    snapshot = await again.wait_for("room")
+    assert snapshot["code"] == code and snapshot["phase"] == "round"
+    assert snapshot["you"] == {"player_id": player.player_id, "role": "player"}
+    assert 0 < snapshot["round"]["ends_at"] - snapshot["server_time"] <= 20_000
+    mine = [s for s in snapshot["strokes"] if s["player_id"] == player.player_id]
+    assert sum(len(s["points"]) for s in mine) == len(partial[0])
+    await host.wait_for("player_reconnected")
+    # The resumed player keeps drawing where they left off, and is recognized.
+    await _draw(again, apple, 1)
+    recognized = await host.wait_for("recognized", timeout=15)
+    assert recognized["player_id"] == player.player_id
+    await host.close()
+    await again.close()
+
+
+async def test_wrong_resume_token_is_refused(server: RunningServer) -> None:
+    """A forged token gets invalid_token and the connection can still say hello."""
+    client = await TestClient.connect(server.url)
+    reply = await client.request({"type": "hello", "name": "x", "resume": "p_000000000000.forged"}, "welcome")
+    assert reply["code"] == "invalid_token"
+    await client.hello("x")
+    await client.close()
+
+
+async def test_two_gateways_share_one_room(redis_url: str, apple: list[np.ndarray]) -> None:
+    """Host on gateway A, player and spectator on gateway B: one room, one game."""
+    async with (
+        running_server(Settings(port=0, redis_url=redis_url)) as gateway_a,
+        running_server(Settings(port=0, redis_url=redis_url)) as gateway_b,
+    ):
+        host = await TestClient.connect(gateway_a.url)
+        await host.hello("host", canvas=[256, 256])
+        room = await host.request(
+            {"type": "create_room", "settings": {"words": ["apple"], "rounds": 1}}, "room"
+        )
+        player = await TestClient.connect(gateway_b.url)
+        await player.hello("remote", canvas=[256, 256])
+        await player.request({"type": "join_room", "code": room["code"]}, "room")
+        tv = await TestClient.connect(gateway_b.url)
+        await tv.hello("tv")
+        await tv.request({"type": "join_room", "code": room["code"], "role": "spectator"}, "room")
+        joined = await host.wait_for(lambda m: m["type"] == "player_joined" and m["role"] == "player")
+        assert joined["player_id"] == player.player_id
+        await host.send({"type": "start_game"})
+        await player.wait_for("round_started")
+        await _draw(player, apple, 1)
+        recognized = await host.wait_for("recognized", timeout=15)
+        assert recognized["player_id"] == player.player_id
+        await tv.wait_for("recognized")
+        for client in (host, player, tv):
+            await client.close()
+
+
+async def test_whole_game_over_msgpack(server: RunningServer, apple: list[np.ndarray]) -> None:
+    """Binary frames speak msgpack and get msgpack back, through a whole game."""
+    (host, player), (tv,), _code = await _room_with(
+        server, 2, 1, use_msgpack=True, words=["apple"], rounds=1, round_seconds=10
+    )
+    await host.send({"type": "start_game"})
+    await player.wait_for("round_started")
+    await _draw(player, apple, 1)
+    await tv.wait_for("recognized", timeout=15)
+    assert player.frame_kinds == {bytes} and tv.frame_kinds == {bytes}
+    await host.close()
+    await player.close()
+    await tv.close()
