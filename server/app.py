@@ -20,7 +20,14 @@ from server.config import Settings
 from server.gateway import Gateway
 from server.http import make_process_request
 from server.metrics import REGISTRY
-from server.recognition import RecognitionService, make_recognition
+from inference.recognizer import Recognizer
+from server.recognition import (
+    LocalRecognition,
+    OnResult,
+    RecognitionResult,
+    RecognitionService,
+    StreamRecognition,
+)
 from server.redis_embedded import EmbeddedRedis
 
 log = structlog.get_logger("doodle_party.app")
@@ -45,17 +52,32 @@ class RunningServer:
         return f"ws://{host}:{self.port}/"
 
 
-@contextlib.asynccontextmanager
-async def running_server(
-    settings: Settings, recognition: RecognitionService | None = None
-) -> AsyncIterator[RunningServer]:
-    """Start Redis (embedded unless ``settings.redis_url``), recognition and the WebSocket server.
+def build_recognition(settings: Settings, redis_url: str, on_result: OnResult) -> RecognitionService:
+    """The recognition service the settings ask for: in-process, or Redis Stream workers."""
+    if settings.recognition == "workers":
+        return StreamRecognition(
+            redis_url,
+            gateway_id=settings.gateway_id,
+            on_result=on_result,
+            checkpoint=settings.checkpoint,
+            guess_interval_ms=settings.guess_interval_ms,
+            threshold=settings.recognition_threshold,
+        )
+    if settings.recognition != "embedded":
+        raise ValueError(f"recognition must be 'embedded' or 'workers', not {settings.recognition!r}")
+    return LocalRecognition(
+        Recognizer.load(settings.checkpoint),
+        on_result=on_result,
+        max_batch=settings.max_batch,
+        max_wait_ms=settings.max_wait_ms,
+        guess_interval_ms=settings.guess_interval_ms,
+        threshold=settings.recognition_threshold,
+    )
 
-    Args:
-        settings: the one configuration object.
-        recognition: an already started recognition service to share (tests reuse one model across
-            servers); None builds one from ``settings``.
-    """
+
+@contextlib.asynccontextmanager
+async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
+    """Start Redis (embedded unless ``settings.redis_url``), recognition and the WebSocket server."""
     embedded: EmbeddedRedis | None = None
     redis_url = settings.redis_url
     if redis_url is None:
@@ -64,20 +86,17 @@ async def running_server(
         redis_url = embedded.url
         log.info("embedded_redis_started", redis_url=redis_url, data_dir=str(settings.redis_data_dir))
     client = aioredis.Redis.from_url(redis_url, health_check_interval=30)
-    owns_recognition = recognition is None
+    gateway: Gateway | None = None
+
+    async def deliver(result: RecognitionResult) -> None:
+        if gateway is not None:
+            await gateway.on_recognition(result)
+
+    recognition = build_recognition(settings, redis_url, deliver)
     try:
         await client.ping()
-        gateway_box: list[Gateway] = []
-
-        async def on_result(result):  # type: ignore[no-untyped-def]
-            await gateway_box[0].on_recognition(result)
-
-        if recognition is None:
-            recognition = await make_recognition(settings, client, on_result)
+        await recognition.start()
         gateway = Gateway(settings, client, recognition)
-        gateway_box.append(gateway)
-        if not owns_recognition:
-            recognition.add_listener(settings.gateway_id, on_result)
         await gateway.start()
 
         async def healthz() -> tuple[bool, str]:
@@ -107,8 +126,7 @@ async def running_server(
                 await server.wait_closed()
                 await gateway.aclose()
     finally:
-        if owns_recognition and recognition is not None:
-            await recognition.aclose()
+        await recognition.aclose()
         await client.aclose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)

@@ -502,6 +502,7 @@ class Gateway:
             local = self.rooms.get(code)
             if local is not None and new_version > local.version:
                 local.state, local.version = new_state, new_version
+                self._schedule(local, rules.next_deadline(new_state))
             self._after_commit(code, new_state, events)
             if failure is not None:
                 raise failure
@@ -586,13 +587,17 @@ class Gateway:
             room_channel(result.room_code),
             wire_envelope_plain([(["viewers", result.player_id], guess)]),
         )
-        if result.recognized and result.target_word:
-            player_id, word, at = result.player_id, result.target_word, result.submitted_at
+        if result.recognized:
+            player_id, round_number, at = result.player_id, result.round, result.submitted_at
 
             def commands(state: RoomState) -> list[Any]:
+                current = state.round
+                # The job's target was this round's word; a result from another round decides nothing.
+                if current is None or current.number != round_number:
+                    return []
                 if not rules.is_recognition_open(state, player_id, at):
                     return []
-                return [RecordRecognition(player_id, word, at)]
+                return [RecordRecognition(player_id, current.word, at)]
 
             try:
                 _state, _version, events = await self.transact(result.room_code, commands)

@@ -1,0 +1,339 @@
+"""Recognition services: scheduling rules, the embedded service, and two gateways over a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from inference.formats import read_ndjson
+from inference.recognizer import Recognizer
+from server import metrics
+from server.recognition import (
+    JOBS_STREAM,
+    LABELS_KEY,
+    DrawingRequest,
+    GuessScheduler,
+    LocalRecognition,
+    RecognitionJob,
+    RecognitionResult,
+    StreamRecognition,
+    decode_request,
+    decode_result,
+    encode_request,
+    encode_result,
+    recognize_batch,
+    results_stream,
+)
+from server.worker import run_worker
+
+Strokes = list[list[list[float]]]
+_ids = itertools.count()
+
+
+def job(
+    player: str = "p1",
+    *,
+    room: str = "ROOM",
+    strokes: Strokes | None = None,
+    deciding: bool = False,
+    target: str | None = "apple",
+    gateway: str = "g1",
+) -> RecognitionJob:
+    return RecognitionJob(
+        job_id=f"job{next(_ids)}",
+        gateway_id=gateway,
+        room_code=room,
+        player_id=player,
+        round=1,
+        target_word=target,
+        strokes=strokes if strokes is not None else [[[0.0, 0.0, 0.0], [10.0, 10.0, 5.0]]],
+        canvas=None,
+        deciding=deciding,
+        submitted_at=time.time(),
+    )
+
+
+@pytest.fixture(scope="module")
+def recognizer(seed_model_path: Path) -> Recognizer:
+    return Recognizer.from_seed(seed_model_path)
+
+
+@pytest.fixture(scope="module")
+def doodles(quickdraw_dir: Path) -> dict[str, list[Strokes]]:
+    """Real raw drawings (canvas pixels with pen times), a few per word."""
+    drawings: dict[str, list[Strokes]] = {}
+    for word in ("apple", "star", "cloud"):
+        records = itertools.islice(read_ndjson(quickdraw_dir / "raw" / f"{word}.ndjson.gz"), 6)
+        drawings[word] = [[stroke.tolist() for stroke in record.strokes] for record in records]
+    return drawings
+
+
+class Collector:
+    """An on_result callback that keeps what it got and lets a test wait for a count."""
+
+    def __init__(self) -> None:
+        self.results: list[RecognitionResult] = []
+        self._changed = asyncio.Event()
+
+    async def __call__(self, result: RecognitionResult) -> None:
+        self.results.append(result)
+        self._changed.set()
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> list[RecognitionResult]:
+        async with asyncio.timeout(timeout):
+            while len(self.results) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.results
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [result.job_id for result in self.results]
+
+
+# -- GuessScheduler: the rules, with explicit time --------------------------------------------------
+
+
+def scheduler(**overrides: float) -> GuessScheduler:
+    settings = {"min_interval_s": 0.1, "max_in_flight": 100, "result_timeout_s": 5.0} | overrides
+    return GuessScheduler(
+        min_interval_s=settings["min_interval_s"],
+        max_in_flight=int(settings["max_in_flight"]),
+        result_timeout_s=settings["result_timeout_s"],
+    )
+
+
+def test_scheduler_coalesces_to_the_newest_drawing_and_limits_the_rate() -> None:
+    """While a job is in flight, newer drawings replace each other; the newest goes after the interval."""
+    gate = scheduler()
+    first, second, third = job(), job(), job()
+    assert gate.offer(first, now=0.0) == [first]
+    assert gate.offer(second, now=0.01) == []
+    assert gate.offer(third, now=0.02) == []
+    assert gate.coalesced == 1
+    assert gate.completed(first.job_id, now=0.05) == (True, [])  # too soon after the first
+    assert gate.next_deadline() == pytest.approx(0.1)
+    assert gate.poll(now=0.1) == [third]
+    assert gate.in_flight == 1 and gate.deferred == 0
+
+
+def test_scheduler_sends_deciding_jobs_at_once_and_drops_stale_results() -> None:
+    """A deciding job skips the interval and the in-flight rule; an older result arriving later is dropped."""
+    gate = scheduler()
+    ordinary, waiting, final = job(), job(), job(deciding=True)
+    gate.offer(ordinary, now=0.0)
+    gate.offer(waiting, now=0.01)
+    assert gate.offer(final, now=0.02) == [final]
+    assert gate.deferred == 0  # the deciding drawing is newer than the one that waited
+    assert gate.completed(final.job_id, now=0.03) == (True, [])
+    assert gate.completed(ordinary.job_id, now=0.04) == (False, [])  # older than what was delivered
+    assert gate.completed(ordinary.job_id, now=0.05) == (False, [])  # unknown now: a duplicate
+
+
+def test_scheduler_caps_ordinary_jobs_in_flight_but_not_deciding_ones() -> None:
+    """Past max_in_flight ordinary drawings wait their turn; deciding ones still go."""
+    gate = scheduler(max_in_flight=2)
+    a, b, c = job("a"), job("b"), job("c")
+    assert gate.offer(a, 0.0) == [a]
+    assert gate.offer(b, 0.0) == [b]
+    assert gate.offer(c, 0.0) == []
+    final = job("d", deciding=True)
+    assert gate.offer(final, 0.0) == [final]
+    deliver, to_send = gate.completed(a.job_id, 0.01)
+    assert deliver and to_send == [c]
+
+
+def test_scheduler_resends_lost_deciding_jobs_and_gives_up_ordinary_ones() -> None:
+    """No result within result_timeout_s: a deciding job is sent again, an ordinary one is let go."""
+    gate = scheduler(result_timeout_s=1.0)
+    ordinary, final = job("a"), job("b", deciding=True)
+    gate.offer(ordinary, 0.0)
+    gate.offer(final, 0.5)
+    assert gate.poll(1.0) == []
+    assert gate.lost == 1 and gate.in_flight == 1
+    assert gate.poll(1.5) == [final]
+    assert gate.retried == 1
+    assert gate.completed(final.job_id, 1.6) == (True, [])
+
+
+def test_scheduler_shed_job_waits_one_more_interval() -> None:
+    """A job refused for lack of room comes back after the interval, unless a newer drawing replaced it."""
+    gate = scheduler()
+    refused = job()
+    gate.offer(refused, 0.0)
+    assert gate.shed(refused.job_id, 0.05) == []
+    assert gate.poll(0.1) == []
+    assert gate.poll(0.15) == [refused]
+
+
+def test_scheduler_forget_drops_queued_work_and_late_results() -> None:
+    """After forget(), the player's results are unknown and the room they took is free again."""
+    gate = scheduler(max_in_flight=1)
+    mine, other = job("me"), job("other")
+    gate.offer(mine, 0.0)
+    gate.offer(other, 0.0)
+    assert gate.forget("ROOM", "me") == [mine.job_id]
+    assert gate.pump(0.0) == [other]
+    assert gate.completed(mine.job_id, 0.1) == (False, [])
+
+
+# -- wire format -----------------------------------------------------------------------------------
+
+
+def test_jobs_and_results_survive_the_wire(doodles: dict[str, list[Strokes]], recognizer: Recognizer) -> None:
+    """Encoding keeps what the model sees: the same drawing gives the same probabilities after the trip."""
+    request = DrawingRequest.from_job(job(strokes=doodles["apple"][0]), threshold=0.4)
+    decoded = decode_request(encode_request(request))
+    assert (decoded.job_id, decoded.room_code, decoded.threshold) == (request.job_id, "ROOM", 0.4)
+    [direct] = recognize_batch(recognizer, [request])
+    [via_wire] = recognize_batch(recognizer, [decoded])
+    assert [label for label, _ in direct.guesses] == [label for label, _ in via_wire.guesses]
+    assert direct.target_score == pytest.approx(via_wire.target_score, abs=1e-6)
+    assert decode_result(encode_result(direct)) == direct
+    with pytest.raises(ValueError):
+        decode_request(b"\x93junk")
+
+
+# -- LocalRecognition (embedded) --------------------------------------------------------------------
+
+
+@pytest.fixture
+async def local(recognizer: Recognizer) -> AsyncIterator[tuple[LocalRecognition, Collector]]:
+    collector = Collector()
+    service = LocalRecognition(recognizer, on_result=collector, guess_interval_ms=0, max_wait_ms=2)
+    await service.start()
+    yield service, collector
+    await service.aclose()
+
+
+async def test_local_recognition_guesses_real_doodles(
+    local: tuple[LocalRecognition, Collector], doodles: dict[str, list[Strokes]], recognizer: Recognizer
+) -> None:
+    """Complete real drawings: three guesses each, and `recognized` means top-1 == target at >= threshold."""
+    service, collector = local
+    assert service.labels == recognizer.labels
+    jobs = [
+        job(f"{word}{index}", strokes=strokes, target=word)
+        for word, drawings in doodles.items()
+        for index, strokes in enumerate(drawings)
+    ]
+    for each in jobs:
+        service.update(each)
+    results = await collector.wait_for(len(jobs))
+    assert sorted(collector.job_ids) == sorted(each.job_id for each in jobs)
+    for result in results:
+        assert len(result.guesses) == 3
+        target = result.player_id.rstrip("0123456789")
+        top_label, top_score = result.guesses[0]
+        assert result.recognized == (top_label == target and top_score >= 0.5)
+        assert result.target_score is not None and 0.0 <= result.target_score <= 1.0
+        assert result.finished_at >= result.submitted_at
+    assert sum(result.recognized for result in results) >= len(jobs) * 2 // 3
+    assert "doodle_recognition_batch_size_bucket" in metrics.render()
+
+
+async def test_coalescing_keeps_only_the_newest_drawing(
+    recognizer: Recognizer, doodles: dict[str, list[Strokes]]
+) -> None:
+    """Five quick updates of one player cost two forward passes: the first, and the newest."""
+    collector = Collector()
+    service = LocalRecognition(recognizer, on_result=collector, guess_interval_ms=150)
+    await service.start()
+    drawing = doodles["star"][0]
+    updates = [job("p", strokes=drawing[: index + 1]) for index in range(min(5, len(drawing)))]
+    updates += [job("p", strokes=drawing) for _ in range(5 - len(updates))]
+    for update in updates:
+        service.update(update)
+        await asyncio.sleep(0.01)
+    await collector.wait_for(2)
+    await asyncio.sleep(0.3)
+    assert collector.job_ids == [updates[0].job_id, updates[-1].job_id]
+    assert service.batcher.stats.items == 2
+    await service.aclose()
+
+
+async def test_full_queue_sheds_guesses_but_never_a_deciding_recognition(
+    recognizer: Recognizer, doodles: dict[str, list[Strokes]]
+) -> None:
+    """A tiny queue under a burst: ordinary guesses are shed or delayed, every deciding job is answered."""
+    collector = Collector()
+    service = LocalRecognition(
+        recognizer, on_result=collector, max_pending=4, max_batch=4, max_wait_ms=1, guess_interval_ms=0
+    )
+    await service.start()
+    drawings = [strokes for drawings in doodles.values() for strokes in drawings]
+    deciding_ids = []
+    for index in range(30):
+        service.update(job(f"p{index}", strokes=drawings[index % len(drawings)][:1]))
+        final = job(f"p{index}", strokes=drawings[index % len(drawings)], deciding=True)
+        deciding_ids.append(final.job_id)
+        service.update(final)
+    async with asyncio.timeout(15):
+        while not set(deciding_ids) <= set(collector.job_ids):
+            await asyncio.sleep(0.02)
+    assert service.batcher.stats.overloaded > 0  # the queue really was full
+    assert len(collector.results) < 60  # some ordinary guesses were shed
+    assert len(set(collector.job_ids)) == len(collector.job_ids)
+    await service.aclose()
+
+
+async def test_forgotten_players_get_no_results(recognizer: Recognizer) -> None:
+    """forget() drops queued work and late results quietly; other players are unaffected."""
+    collector = Collector()
+    service = LocalRecognition(recognizer, on_result=collector, guess_interval_ms=0, max_wait_ms=50)
+    await service.start()
+    service.update(job("leaver"))
+    service.update(job("stayer"))
+    service.forget("ROOM", "leaver")
+    await collector.wait_for(1)
+    await asyncio.sleep(0.1)
+    assert [result.player_id for result in collector.results] == ["stayer"]
+    await service.aclose()
+
+
+# -- StreamRecognition: two gateways, one worker, one real Redis -----------------------------------
+
+
+async def test_results_reach_the_gateway_that_holds_the_player(
+    redis_url: str, redis_client: aioredis.Redis, recognizer: Recognizer, doodles: dict[str, list[Strokes]]
+) -> None:
+    """Two gateways share the jobs stream; each gets exactly its own players' results back."""
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        run_worker(redis_url, consumer_name="w1", recognizer=recognizer, stop_event=stop, max_wait_ms=2)
+    )
+    collectors = {"gw-a": Collector(), "gw-b": Collector()}
+    gateways = {
+        gateway_id: StreamRecognition(redis_url, gateway_id=gateway_id, on_result=collector, guess_interval_ms=0)
+        for gateway_id, collector in collectors.items()
+    }
+    for gateway in gateways.values():
+        await gateway.start()
+    sent: dict[str, set[str]] = {gateway_id: set() for gateway_id in gateways}
+    drawings = [strokes for drawings in doodles.values() for strokes in drawings]
+    for index, strokes in enumerate(drawings):
+        gateway_id = "gw-a" if index % 2 else "gw-b"
+        each = job(f"{gateway_id}-p{index}", strokes=strokes, gateway=gateway_id, deciding=index % 3 == 0)
+        sent[gateway_id].add(each.job_id)
+        gateways[gateway_id].update(each)
+    for gateway_id, collector in collectors.items():
+        await collector.wait_for(len(sent[gateway_id]))
+    await asyncio.sleep(0.1)
+    for gateway_id, collector in collectors.items():
+        assert sorted(collector.job_ids) == sorted(sent[gateway_id])
+        assert all(result.player_id.startswith(gateway_id) for result in collector.results)
+    assert await redis_client.get(LABELS_KEY) is not None
+    assert gateways["gw-a"].labels == recognizer.labels
+    # Finished jobs are deleted from the stream, and read results from each gateway's stream.
+    assert await redis_client.xlen(JOBS_STREAM) == 0
+    assert await redis_client.xlen(results_stream("gw-a")) <= 1
+    for gateway in gateways.values():
+        await gateway.aclose()
+    stop.set()
+    await asyncio.wait_for(worker, 15)
