@@ -15,12 +15,13 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 import structlog
 from websockets.asyncio.server import Server, serve
+from websockets.typing import Origin
 
+from inference.recognizer import Recognizer
 from server.config import Settings
 from server.gateway import Gateway
 from server.http import make_process_request
 from server.metrics import REGISTRY
-from inference.recognizer import Recognizer
 from server.recognition import (
     LocalRecognition,
     OnResult,
@@ -113,7 +114,7 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             process_request=make_process_request(healthz, REGISTRY.render),
             max_size=settings.max_message_bytes,
             # Without a list, any Origin (and native apps, which send none) may connect.
-            origins=[*settings.allowed_origins, None] if settings.allowed_origins else None,
+            origins=[*map(Origin, settings.allowed_origins), None] if settings.allowed_origins else None,
             # Per-message deflate costs ~50 KB per connection; our frames are small and mostly numbers.
             compression=None,
             ping_interval=20,

@@ -45,7 +45,7 @@ from game.commands import (
 from game.errors import DoodleError, NotInRoom, RoomNotFound
 from game.events import RoundEnded, RoundStarted
 from game.settings import RoomSettings
-from game.state import Phase, RoomState
+from game.state import Phase, Role, RoomState
 from server import messages as wire
 from server.config import Settings
 from server.errors import (
@@ -199,7 +199,7 @@ class Gateway:
         for room in self.rooms.values():
             if room.timer is not None:
                 room.timer.cancel()
-        await self.pubsub.aclose()
+        await self.pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -220,10 +220,15 @@ class Gateway:
         _connections_gauge.inc()
         try:
             async with asyncio.TaskGroup() as tasks:
-                writer = tasks.create_task(self._write_loop(client))
-                await self._read_loop(client)
-                client.outbox.put_nowait(None) if not client.outbox.full() else None
-                writer.cancel()
+                helpers = [
+                    tasks.create_task(self._write_loop(client)),
+                    tasks.create_task(self._hello_watchdog(client)),
+                ]
+                try:
+                    await self._read_loop(client)
+                finally:
+                    for helper in helpers:
+                        helper.cancel()
         except* ConnectionClosed:
             pass
         except* Exception as group:
@@ -235,6 +240,11 @@ class Gateway:
             await self._on_disconnect(client)
             client.log.info("connection_closed", code=ws.close_code)
 
+    async def _hello_watchdog(self, client: Client) -> None:
+        await asyncio.sleep(self.settings.hello_timeout_seconds)
+        if client.session is None:
+            await client.ws.close(wire.CloseCode.HELLO_TIMEOUT, "send hello first")
+
     async def _write_loop(self, client: Client) -> None:
         while True:
             frame = await client.outbox.get()
@@ -244,13 +254,12 @@ class Gateway:
             await client.ws.send(frame.encoded(client.encoding))
 
     async def _read_loop(self, client: Client) -> None:
-        hello_deadline = time.monotonic() + self.settings.hello_timeout_seconds
         async for frame in client.ws:
             if not client.limiter.take():
                 client.bad_messages += 1
                 self._send_error(client, RateLimited("slow down: too many messages"), None)
                 if client.bad_messages > self.settings.max_bad_messages:
-                    await client.ws.close(wire.CloseCode.POLICY_VIOLATION, "message flood")
+                    await self._close_and_drain(client, wire.CloseCode.POLICY_VIOLATION, "message flood")
                     return
                 continue
             ref = None
@@ -263,9 +272,6 @@ class Gateway:
                 _messages_in.inc(type=kind)
                 message = wire.parse_client_message(data, client.canvas)
                 if client.session is None and not isinstance(message, wire.Hello | wire.Ping):
-                    if time.monotonic() > hello_deadline:
-                        await client.ws.close(wire.CloseCode.HELLO_TIMEOUT, "send hello first")
-                        return
                     raise HelloFirst("send hello first")
                 await self._dispatch(client, message)
             except DoodleError as exc:
@@ -273,8 +279,20 @@ class Gateway:
                     client.bad_messages += 1
                 self._send_error(client, exc, ref)
                 if client.bad_messages > self.settings.max_bad_messages:
-                    await client.ws.close(wire.CloseCode.POLICY_VIOLATION, "too many bad messages")
+                    await self._close_and_drain(
+                        client, wire.CloseCode.POLICY_VIOLATION, "too many bad messages"
+                    )
                     return
+
+    @staticmethod
+    async def _close_and_drain(client: Client, code: int, reason: str) -> None:
+        """Close from our side while still reading: the peer's close reply may sit behind frames it
+        already sent, and unread frames would otherwise stall the closing handshake until its timeout."""
+        closing = asyncio.create_task(client.ws.close(code, reason))
+        with contextlib.suppress(ConnectionClosed):
+            async for _frame in client.ws:
+                pass
+        await closing
 
     def _send_error(self, client: Client, exc: DoodleError, ref: str | None) -> None:
         code, text = error_for_exception(exc)
@@ -405,7 +423,7 @@ class Gateway:
             local = await self._subscribe(code)
             try:
                 state, version, _ = await self.transact(
-                    code, lambda state: [JoinRoom(session.player_id, session.name, message.role)]
+                    code, lambda state: [JoinRoom(session.player_id, session.name, Role(message.role))]
                 )
             except DoodleError:
                 await self._unsubscribe_if_empty(local)

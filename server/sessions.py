@@ -105,4 +105,4 @@ class SessionStore:
         await self.client.hset(session_key(player_id), mapping={"room": room or "", "role": role or ""})
 
     async def set_consent(self, player_id: str, consent_archive: bool) -> None:
-        await self.client.hset(session_key(player_id), "consent_archive", int(consent_archive))
+        await self.client.hset(session_key(player_id), "consent_archive", str(int(consent_archive)))

@@ -144,9 +144,7 @@ async def test_oversize_frame_closes_with_1009_and_others_carry_on(server: Runni
     attacker = await TestClient.connect(server.url)
     await attacker.hello("big")
     await attacker.ws.send("x" * (32 * 1024))
-    with pytest.raises(ConnectionClosed):
-        await asyncio.wait_for(attacker.ws.recv(), 5)
-    await attacker._reader
+    await asyncio.wait_for(attacker._reader, 5)
     assert attacker.ws.close_code == 1009
     pong = await bystander.request({"type": "ping", "id": 1}, "pong")
     assert pong["ref"] == "1"
@@ -233,3 +231,11 @@ async def test_fuzzed_frames_never_crash_the_server(server: RunningServer) -> No
     guest = await TestClient.connect(server.url)
     await guest.hello("after the storm")
     assert (await guest.request({"type": "join_room", "code": code}, "room"))["type"] == "room"
+
+
+async def test_silent_connection_is_closed_after_hello_timeout(redis_url: str) -> None:
+    """A socket that never says hello is closed with 4001."""
+    async with running_server(Settings(port=0, redis_url=redis_url, hello_timeout_seconds=0.3)) as running:
+        client = await TestClient.connect(running.url)
+        await asyncio.wait_for(client._reader, 5)
+        assert client.ws.close_code == 4001
