@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
 import redis.asyncio as aioredis
 import structlog
 from websockets.asyncio.server import ServerConnection
@@ -60,10 +61,12 @@ from server.recognition import RecognitionJob, RecognitionResult, RecognitionSer
 from server.sessions import Session, SessionStore
 from server.store import (
     RoomCodeTaken,
+    RoomEnvelope,
     RoomStore,
     StaleRoomVersion,
     StrokeEntry,
     decode_envelope,
+    encode_envelope_tail,
     room_channel,
 )
 
@@ -108,6 +111,8 @@ class Client:
     # The current round's drawing, stroke index -> [[x, y, t], ...], fed to the recognizer.
     drawing_round: int = 0
     drawing: dict[int, list[list[float]]] = field(default_factory=dict)
+    # Room events that arrived while this client's snapshot was being built.
+    held: list[RoomEnvelope] | None = None
     outbox: asyncio.Queue[wire.WireFrame | None] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
     log: Any = None
 
@@ -451,7 +456,9 @@ class Gateway:
         await self.transact(self._room_of(client), lambda state: [command])
 
     def _attach(self, client: Client, local: LocalRoom, role: str) -> None:
+        """Seat the client locally; room events are held for it until its snapshot is sent."""
         client.room, client.role = local.code, role
+        client.held = []
         client.log = client.log.bind(room_id=local.code)
         local.members[self._me(client)] = client
         _rooms_gauge.set(len(self.rooms))
@@ -482,12 +489,16 @@ class Gateway:
     # ------------------------------------------------------------------ the commit loop
 
     async def transact(
-        self, code: str, commands_for: Any, *, tick_only: bool = False
+        self, code: str, commands_for: Any, *, before_deadlines: bool = False
     ) -> tuple[RoomState, int, list[Any]]:
         """Apply commands to the newest room state and commit it, retrying lost races.
 
-        Deadlines that passed are applied first (``Tick``), so a room is always current before a
-        command runs, whichever gateway runs it.
+        Deadlines that passed are applied too (``Tick``), whichever gateway runs the command, so a
+        room is always current. They come first, except with ``before_deadlines``: a recognition of
+        a drawing sent before the deadline counts even if its commit lands just after it.
+
+        Args:
+            commands_for: called with the loaded state (again on every retry), returns the commands.
 
         Returns:
             The committed state, its version, and the events it produced.
@@ -497,17 +508,9 @@ class Gateway:
         """
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             state, version = await self.store.load(code)
-            now = time.time()
-            ticked, events = rules.apply(state, Tick(), now)
-            failure: DoodleError | None = None
-            new_state = ticked
-            try:
-                for command in commands_for(ticked):
-                    new_state, more = rules.apply(new_state, command, now)
-                    events.extend(more)
-            except DoodleError as exc:
-                failure, new_state, events = exc, ticked, events[: len(events)]
+            new_state, events, failure = _apply_commands(state, commands_for, time.time(), before_deadlines)
             if not events and new_state == state:
+                self._remember(code, state, version)
                 if failure is not None:
                     raise failure
                 return state, version, []
@@ -517,15 +520,19 @@ class Gateway:
             except StaleRoomVersion:
                 _commit_conflicts.inc()
                 continue
-            local = self.rooms.get(code)
-            if local is not None and new_version > local.version:
-                local.state, local.version = new_state, new_version
-                self._schedule(local, rules.next_deadline(new_state))
+            self._remember(code, new_state, new_version)
             self._after_commit(code, new_state, events)
             if failure is not None:
                 raise failure
             return new_state, new_version, events
         raise StaleRoomVersion("room is too busy; try again")
+
+    def _remember(self, code: str, state: RoomState, version: int) -> None:
+        """Cache the newest state of a room we have members in, and wake it at its next deadline."""
+        local = self.rooms.get(code)
+        if local is not None and version > local.version:
+            local.state, local.version = state, version
+            self._schedule(local, rules.next_deadline(state))
 
     def _render(self, state: RoomState, events: Iterable[Any]) -> list[tuple[list[str], dict[str, Any]]]:
         return [item for event in events for item in wire.render_event(event, state)]
@@ -618,7 +625,9 @@ class Gateway:
                 return [RecordRecognition(player_id, current.word, at)]
 
             try:
-                _state, _version, events = await self.transact(result.room_code, commands)
+                _state, _version, events = await self.transact(
+                    result.room_code, commands, before_deadlines=True
+                )
             except DoodleError as exc:
                 log.debug("recognition_refused", room_id=result.room_code, player_id=player_id, code=exc.code)
                 return
@@ -655,9 +664,12 @@ class Gateway:
         client.seen_version = version
         client.seen_stroke = (state.round.number if state.round is not None else 0, seq)
         client.send(wire.room_message(state, client.player_id, client.role or "player", now_ms(), strokes))
+        # Events published while the snapshot was read go out now, minus what the snapshot covered.
+        held, client.held = client.held or [], None
         local = self.rooms.get(state.code)
-        if local is not None:
-            self._schedule(local, rules.next_deadline(state))
+        for envelope in held:
+            frames = [(audience, wire.WireFrame(message)) for audience, message in envelope.out]
+            self._deliver_to(client, envelope, frames, local.state if local is not None else state)
 
     # ------------------------------------------------------------------ pub/sub fan-out
 
@@ -704,22 +716,30 @@ class Gateway:
         if envelope.stroke_seq == 0 and envelope.version > local.version:
             # Another gateway committed: refresh our cached state (audiences depend on it).
             with contextlib.suppress(RoomNotFound):
-                local.state, local.version = await self.store.load(local.code)
-            self._schedule(local, envelope.deadline)
+                self._remember(local.code, *await self.store.load(local.code))
         frames = [(audience, wire.WireFrame(message)) for audience, message in envelope.out]
         for client in list(local.members.values()):
-            if envelope.stroke_seq:
-                round_number = envelope.out[0][1].get("round", 0) if envelope.out else 0
-                if (round_number, envelope.stroke_seq) <= client.seen_stroke:
-                    continue
-            elif envelope.version:
-                if envelope.version <= client.seen_version:
-                    continue
-                client.seen_version = envelope.version
-            for audience, frame in frames:
-                if audience_includes(audience, client, local.state):
-                    client.send(frame)
-            self._apply_membership_effects(client, envelope.out)
+            if client.held is not None:
+                client.held.append(envelope)  # the client's snapshot is being built: deliver after it
+            else:
+                self._deliver_to(client, envelope, frames, local.state)
+
+    def _deliver_to(
+        self, client: Client, envelope: RoomEnvelope, frames: list[tuple[Any, wire.WireFrame]], state: Any
+    ) -> None:
+        """Send one envelope's messages to one client, skipping what its snapshot already covered."""
+        if envelope.stroke_seq:
+            round_number = envelope.out[0][1].get("round", 0) if envelope.out else 0
+            if (round_number, envelope.stroke_seq) <= client.seen_stroke:
+                return
+        elif envelope.version:
+            if envelope.version <= client.seen_version:
+                return
+            client.seen_version = envelope.version
+        for audience, frame in frames:
+            if audience_includes(audience, client, state):
+                client.send(frame)
+        self._apply_membership_effects(client, envelope.out)
 
     def _apply_membership_effects(self, client: Client, out: Sequence[Any]) -> None:
         """A kicked or timed-out client loses its seat on this gateway too."""
@@ -754,10 +774,35 @@ class Gateway:
             log.warning("tick_failed", room_id=code, code=exc.code)
 
 
+def _apply_commands(
+    state: RoomState, commands_for: Any, now: float, before_deadlines: bool
+) -> tuple[RoomState, list[Any], DoodleError | None]:
+    """Run the commands and the due ticks through the pure rules; an illegal command is returned, not
+    raised, so the ticks that are due still get committed."""
+
+    def run(current: RoomState) -> tuple[RoomState, list[Any]]:
+        produced: list[Any] = []
+        for command in commands_for(current):
+            current, more = rules.apply(current, command, now)
+            produced.extend(more)
+        return current, produced
+
+    if before_deadlines:
+        failure: DoodleError | None = None
+        try:
+            current, events = run(state)
+        except DoodleError as exc:
+            current, events, failure = state, [], exc
+        current, ticked = rules.apply(current, Tick(), now)
+        return current, events + ticked, failure
+    current, events = rules.apply(state, Tick(), now)
+    try:
+        after, more = run(current)
+    except DoodleError as exc:
+        return current, events, exc
+    return after, events + more, None
+
+
 def wire_envelope_plain(out: Sequence[tuple[list[str], dict[str, Any]]]) -> bytes:
     """An envelope that changes no state (guesses): version 0, delivered to whoever it is for."""
-    import msgpack
-
-    from server.store import encode_envelope_tail
-
     return msgpack.packb(0) + encode_envelope_tail(None, out)

@@ -116,3 +116,10 @@ def drawing_batches(
                 }
             )
     return messages
+
+
+async def draw(client: TestClient, strokes: Sequence[np.ndarray], round_number: int) -> None:
+    """Stream a drawing batch by batch, with a short pause between batches as a phone would."""
+    for message in drawing_batches(strokes, round_number):
+        await client.send(message)
+        await asyncio.sleep(0.005)
