@@ -198,6 +198,9 @@ class RoomStore:
         self._append = client.register_script(APPEND_STROKE)
 
     def _ttl(self, state: RoomState) -> int:
+        """Idle rooms live ``idle_ttl`` after their last change; finished and closed ones less."""
+        if state.phase == Phase.CLOSED:
+            return min(60, self.finished_ttl)
         return self.finished_ttl if state.phase == Phase.GAME_OVER else self.idle_ttl
 
     @staticmethod
