@@ -744,6 +744,8 @@ class Gateway:
     def _apply_membership_effects(self, client: Client, out: Sequence[Any]) -> None:
         """A kicked or timed-out client loses its seat on this gateway too."""
         for _audience, message in out:
+            if message.get("type") == "room_closed":  # the last player left; spectators go too
+                self._spawn(self._detach_and_clear(client))
             if message.get("type") == "player_left" and message.get("player_id") == client.player_id:
                 if message.get("reason") in ("kicked", "timeout"):
                     client.send({"type": "left_room", "code": client.room, "reason": message["reason"]})
