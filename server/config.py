@@ -39,7 +39,6 @@ class Settings:
     hello_timeout_seconds: float = 10.0
 
     # Room lifetime.
-    resume_seconds: float = 30.0
     idle_room_ttl_seconds: int = 3600
     finished_room_ttl_seconds: int = 600
 

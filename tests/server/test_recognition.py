@@ -86,8 +86,14 @@ class Collector:
         self._changed.set()
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> list[RecognitionResult]:
+        return await self.wait_for_ids(set(), count, timeout)
+
+    async def wait_for_ids(
+        self, job_ids: set[str], count: int = 0, timeout: float = 10.0
+    ) -> list[RecognitionResult]:
+        """Wait until at least `count` results, including every one of `job_ids`, have arrived."""
         async with asyncio.timeout(timeout):
-            while len(self.results) < count:
+            while len(self.results) < count or not job_ids <= set(self.job_ids):
                 self._changed.clear()
                 await self._changed.wait()
         return self.results
@@ -169,7 +175,7 @@ def test_scheduler_shed_job_waits_one_more_interval() -> None:
     gate.offer(refused, 0.0)
     assert gate.shed(refused.job_id, 0.05) == []
     assert gate.poll(0.1) == []
-    assert gate.poll(0.15) == [refused]
+    assert gate.poll(0.16) == [refused]
 
 
 def test_scheduler_forget_drops_queued_work_and_late_results() -> None:
@@ -258,28 +264,45 @@ async def test_coalescing_keeps_only_the_newest_drawing(
     await service.aclose()
 
 
+@pytest.mark.parametrize("max_in_flight", [None, 64], ids=["scheduler-bound", "batcher-bound"])
 async def test_full_queue_sheds_guesses_but_never_a_deciding_recognition(
-    recognizer: Recognizer, doodles: dict[str, list[Strokes]]
+    recognizer: Recognizer, doodles: dict[str, list[Strokes]], max_in_flight: int | None
 ) -> None:
-    """A tiny queue under a burst: ordinary guesses are shed or delayed, every deciding job is answered."""
+    """A burst into a 4-slot queue: ordinary guesses are shed, every deciding job is answered once.
+
+    With the default max_in_flight the scheduler holds ordinary drawings back (and deciding ones replace
+    them); with a larger one the batcher itself is full and evicts ordinary drawings for deciding ones.
+    """
     collector = Collector()
     service = LocalRecognition(
-        recognizer, on_result=collector, max_pending=4, max_batch=4, max_wait_ms=1, guess_interval_ms=0
+        recognizer,
+        on_result=collector,
+        max_pending=4,
+        max_batch=4,
+        max_wait_ms=1,
+        guess_interval_ms=0,
+        max_in_flight=max_in_flight,
     )
     await service.start()
     drawings = [strokes for drawings in doodles.values() for strokes in drawings]
-    deciding_ids = []
+    deciding_ids, ordinary_ids = set(), set()
     for index in range(30):
-        service.update(job(f"p{index}", strokes=drawings[index % len(drawings)][:1]))
+        ordinary = job(f"p{index}", strokes=drawings[index % len(drawings)][:1])
         final = job(f"p{index}", strokes=drawings[index % len(drawings)], deciding=True)
-        deciding_ids.append(final.job_id)
+        ordinary_ids.add(ordinary.job_id)
+        deciding_ids.add(final.job_id)
+        service.update(ordinary)
         service.update(final)
-    async with asyncio.timeout(15):
-        while not set(deciding_ids) <= set(collector.job_ids):
-            await asyncio.sleep(0.02)
-    assert service.batcher.stats.overloaded > 0  # the queue really was full
-    assert len(collector.results) < 60  # some ordinary guesses were shed
-    assert len(set(collector.job_ids)) == len(collector.job_ids)
+    await collector.wait_for_ids(deciding_ids, timeout=15)
+    await asyncio.sleep(0.1)
+    stats = service.batcher.stats
+    assert stats.pending == 0
+    assert stats.overloaded + stats.superseded > 0 or len(collector.results) < 60
+    answered_ordinary = ordinary_ids & set(collector.job_ids)
+    assert len(answered_ordinary) < len(ordinary_ids)  # guesses were shed
+    assert len(set(collector.job_ids)) == len(collector.job_ids) <= 60
+    if max_in_flight is not None:
+        assert stats.overloaded > 0  # the batcher's queue itself was full
     await service.aclose()
 
 
@@ -310,7 +333,9 @@ async def test_results_reach_the_gateway_that_holds_the_player(
     )
     collectors = {"gw-a": Collector(), "gw-b": Collector()}
     gateways = {
-        gateway_id: StreamRecognition(redis_url, gateway_id=gateway_id, on_result=collector, guess_interval_ms=0)
+        gateway_id: StreamRecognition(
+            redis_url, gateway_id=gateway_id, on_result=collector, guess_interval_ms=0
+        )
         for gateway_id, collector in collectors.items()
     }
     for gateway in gateways.values():
@@ -337,3 +362,38 @@ async def test_results_reach_the_gateway_that_holds_the_player(
         await gateway.aclose()
     stop.set()
     await asyncio.wait_for(worker, 15)
+
+
+# -- metrics exposition ----------------------------------------------------------------------------
+
+
+def test_metrics_render_the_prometheus_text_format() -> None:
+    """Counters, gauges (set or computed) and histograms render as Prometheus text format 0.0.4."""
+    registry = metrics.Metrics()
+    jobs = registry.counter("doodle_jobs_total", "Jobs sent.", ["mode", "deciding"])
+    jobs.inc(mode="stream", deciding=True)
+    jobs.inc(2, mode="stream", deciding=True)
+    registry.gauge("doodle_depth", 'Queue "depth".', ["queue"]).set_function(lambda: 7, queue="batcher")
+    sizes = registry.histogram("doodle_batch_size", "Batch sizes.", buckets=(1, 8))
+    for size in (1, 5, 64):
+        sizes.observe(size)
+    assert registry.counter("doodle_jobs_total", "Jobs sent.", ["mode", "deciding"]) is jobs
+    with pytest.raises(ValueError):
+        registry.gauge("doodle_jobs_total", "not a gauge")
+    with pytest.raises(ValueError):
+        jobs.inc(mode="stream")
+    assert registry.render() == (
+        "# HELP doodle_batch_size Batch sizes.\n"
+        "# TYPE doodle_batch_size histogram\n"
+        'doodle_batch_size_bucket{le="1"} 1\n'
+        'doodle_batch_size_bucket{le="8"} 2\n'
+        'doodle_batch_size_bucket{le="+Inf"} 3\n'
+        "doodle_batch_size_sum 70\n"
+        "doodle_batch_size_count 3\n"
+        '# HELP doodle_depth Queue "depth".\n'
+        "# TYPE doodle_depth gauge\n"
+        'doodle_depth{queue="batcher"} 7\n'
+        "# HELP doodle_jobs_total Jobs sent.\n"
+        "# TYPE doodle_jobs_total counter\n"
+        'doodle_jobs_total{mode="stream",deciding="true"} 3\n'
+    )
