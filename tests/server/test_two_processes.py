@@ -1,8 +1,9 @@
-"""Two gateway processes, one Redis: one room, one game, across processes; and a crashed gateway."""
+"""Gateways in separate processes over one Redis: one room across processes, a crash, a clean stop."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -14,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from server.app import running_server
 from server.config import Settings
@@ -29,9 +29,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def gateway_process(redis_url: str) -> Iterator[str]:
-    """`doodle-party serve` in its own process, on the test Redis; yields its WebSocket URL."""
+@contextlib.contextmanager
+def gateway_process(redis_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`doodle-party serve` in its own process on the test Redis; yields its URL once it is healthy."""
     port = _free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "DOODLE_LOG_LEVEL": "warning"}
     process = subprocess.Popen(
@@ -39,93 +39,69 @@ def gateway_process(redis_url: str) -> Iterator[str]:
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        for _attempt in range(300):
+        for _attempt in range(600):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as reply:
                     if reply.status == 200:
                         break
             except OSError:
                 if process.poll() is not None:
-                    raise AssertionError(
-                        process.stderr.read().decode() if process.stderr else "exited"
-                    ) from None
+                    raise AssertionError(f"gateway exited with {process.returncode}") from None
                 time.sleep(0.1)
-        yield f"ws://127.0.0.1:{port}/"
+        yield f"ws://127.0.0.1:{port}/", process
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
+            process.kill()
+            process.wait()
 
 
-async def test_one_game_across_two_processes(
-    gateway_process: str, redis_url: str, apple: list[np.ndarray]
-) -> None:
-    """Host in the test process, player and spectator on a separate `doodle-party serve` process."""
-    async with running_server(Settings(port=0, redis_url=redis_url)) as local:
-        host = await TestClient.connect(local.url)
-        await host.hello("host", canvas=[256, 256])
-        room = await host.request(
-            {"type": "create_room", "settings": {"words": ["apple"], "rounds": 1}}, "room"
-        )
-        player = await TestClient.connect(gateway_process, use_msgpack=True)
-        await player.hello("remote", canvas=[256, 256])
-        assert (await player.request({"type": "join_room", "code": room["code"]}, "room"))["type"] == "room"
-        tv = await TestClient.connect(gateway_process)
-        await tv.hello("tv")
-        await tv.request({"type": "join_room", "code": room["code"], "role": "spectator"}, "room")
-        await host.send({"type": "start_game"})
-        started = await player.wait_for("round_started")
-        assert started["word"] == "apple"
-        await draw(player, apple, 1)
-        recognized = await host.wait_for("recognized", timeout=15)
-        assert recognized["player_id"] == player.player_id
-        assert (await tv.wait_for("recognized"))["player_id"] == player.player_id
-        assert tv.of_type("stroke"), "the spectator on the other process saw the strokes"
-        for client in (host, player, tv):
-            await client.close()
+async def test_one_game_across_two_processes(redis_url: str, apple: list[np.ndarray]) -> None:
+    """Host in the test process; player and spectator on a separate `doodle-party serve` process."""
+    with gateway_process(redis_url) as (remote_url, _process):
+        async with running_server(Settings(port=0, redis_url=redis_url)) as local:
+            host = await TestClient.connect(local.url)
+            await host.hello("host", canvas=[256, 256])
+            settings = {"words": ["apple"], "rounds": 1}
+            room = await host.request({"type": "create_room", "settings": settings}, "room")
+            player = await TestClient.connect(remote_url, use_msgpack=True)
+            await player.hello("remote", canvas=[256, 256])
+            assert (await player.request({"type": "join_room", "code": room["code"]}, "room"))[
+                "type"
+            ] == "room"
+            tv = await TestClient.connect(remote_url)
+            await tv.hello("tv")
+            await tv.request({"type": "join_room", "code": room["code"], "role": "spectator"}, "room")
+            await host.send({"type": "start_game"})
+            started = await player.wait_for("round_started")
+            assert started["word"] == "apple"
+            await draw(player, apple, 1)
+            recognized = await host.wait_for("recognized", timeout=15)
+            assert recognized["player_id"] == player.player_id
+            assert (await tv.wait_for("recognized"))["player_id"] == player.player_id
+            assert tv.of_type("stroke"), "the spectator on the other process saw the strokes"
+            for client in (host, player, tv):
+                await client.close()
 
 
 async def test_players_resume_on_another_gateway_after_a_crash(
     redis_url: str, apple: list[np.ndarray]
 ) -> None:
     """A gateway dies mid-round (SIGKILL): its player resumes on another gateway with seat and strokes."""
-    port = _free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "DOODLE_LOG_LEVEL": "warning"}
-    doomed = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"ws://127.0.0.1:{port}/"
-        for _attempt in range(300):
-            try:
-                player = await TestClient.connect(url)
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
+    with gateway_process(redis_url) as (url, doomed):
+        player = await TestClient.connect(url)
+        await player.hello("doomed", canvas=[256, 256])
+        settings = {"words": ["apple"], "rounds": 1}
+        room = await player.request({"type": "create_room", "settings": settings}, "room")
+        await player.send({"type": "start_game"})
+        await player.wait_for("round_started")
+        await draw(player, apple[:1], 1)
+        await player.wait_for("guess")  # the first stroke reached the server (and Redis)
+        doomed.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(doomed.wait, 10)
         async with running_server(Settings(port=0, redis_url=redis_url)) as survivor:
-            await player.hello("doomed", canvas=[256, 256])
-            room = await player.request(
-                {"type": "create_room", "settings": {"words": ["apple"], "rounds": 1}}, "room"
-            )
-            await player.send({"type": "start_game"})
-            await player.wait_for("round_started")
-            await draw(player, apple[:1], 1)
-            await asyncio.sleep(0.2)
-            doomed.send_signal(signal.SIGKILL)
-            doomed.wait(timeout=10)
             again = await TestClient.connect(survivor.url)
             welcome = await again.hello("doomed", resume=player.token, canvas=[256, 256])
             assert welcome["resumed"] is True
@@ -136,7 +112,25 @@ async def test_players_resume_on_another_gateway_after_a_crash(
             recognized = await again.wait_for("recognized", timeout=15)
             assert recognized["player_id"] == player.player_id
             await again.close()
-    finally:
-        if doomed.poll() is None:
-            doomed.kill()
-            doomed.wait()
+
+
+async def test_sigterm_closes_with_1001_and_holds_seats(redis_url: str) -> None:
+    """A gateway stopped with SIGTERM closes sockets with 1001; the room stays, the seat held."""
+    with gateway_process(redis_url) as (url, process):
+        player = await TestClient.connect(url)
+        await player.hello("leaving", canvas=[256, 256])
+        settings = {"words": ["apple"], "rounds": 1}
+        room = await player.request({"type": "create_room", "settings": settings}, "room")
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(player._reader, 15)
+        assert player.ws.close_code == 1001
+        assert await asyncio.to_thread(process.wait, 15) == 0
+    async with running_server(Settings(port=0, redis_url=redis_url)) as survivor:
+        watcher = await TestClient.connect(survivor.url)
+        await watcher.hello("watcher")
+        join = {"type": "join_room", "code": room["code"], "role": "spectator"}
+        snapshot = await watcher.request(join, "room")
+        assert snapshot["players"] == [
+            {"player_id": player.player_id, "name": "leaving", "score": 0, "connected": False}
+        ]
+        await watcher.close()
