@@ -27,6 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy game server inference
 
 unit: $(STAMP)
+	bash scripts/install-browser.sh
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

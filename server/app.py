@@ -18,6 +18,7 @@ from websockets.asyncio.server import Server, serve
 from websockets.typing import Origin
 
 from inference.recognizer import Recognizer
+from server.archive import Archiver, archive_location
 from server.config import Settings
 from server.gateway import Gateway
 from server.http import make_process_request
@@ -99,6 +100,14 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
         await recognition.start()
         gateway = Gateway(settings, client, recognition)
         await gateway.start()
+        archiver = Archiver(
+            client,
+            archive_location(settings),
+            consumer=settings.gateway_id,
+            retention_days=settings.archive_retention_days,
+        )
+        archiver_stop = asyncio.Event()
+        archiving = asyncio.create_task(archiver.run(archiver_stop), name="archiver")
 
         async def healthz() -> tuple[bool, str]:
             try:
@@ -119,6 +128,9 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             compression=None,
             ping_interval=20,
             ping_timeout=20,
+            # A connection that never finishes its handshake is dropped soon, and does not hold up
+            # shutdown (browsers keep idle pre-connected sockets open).
+            open_timeout=3,
         ) as server:
             try:
                 yield RunningServer(settings, server, gateway, redis_url)
@@ -126,6 +138,8 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
                 server.close()
                 await server.wait_closed()
                 await gateway.aclose()
+                archiver_stop.set()
+                await archiving
     finally:
         await recognition.aclose()
         await client.aclose()

@@ -52,6 +52,8 @@ class Settings:
 
     # Archive of consented drawings (docs/privacy.md).
     archive_dir: Path = Path(".doodle-party/archive")
+    # Object storage instead of archive_dir (s3://bucket/prefix, gs://...; needs the archive-cloud extra).
+    archive_url: str | None = None
     archive_retention_days: int = 365
 
     log_level: str = "info"

@@ -7,6 +7,7 @@ Exception tree (all carry a wire ``code``)::
     ├── BadMessage -> UnknownType, OutOfCanvas (server/messages.py)
     ├── StaleRoomVersion, RoomCodeTaken, DrawingTooLarge (server/store.py)
     ├── InvalidToken (server/sessions.py)
+    ├── ArchiveError -> CloudSupportMissing, ArchiveBusy (server/archive/errors.py)
     └── HelloFirst, AlreadyInRoom, RateLimited (here)
 
 Anything that is not a DoodleError is a bug: the gateway logs it and closes the socket with 1011.

@@ -48,6 +48,7 @@ from game.events import RoundEnded, RoundStarted
 from game.settings import RoomSettings
 from game.state import Phase, Role, RoomState
 from server import messages as wire
+from server.archive import enqueue_round, forget_player, record_consent
 from server.config import Settings
 from server.errors import (
     AlreadyInRoom,
@@ -390,7 +391,7 @@ class Gateway:
             await self._unsubscribe_if_empty(local)
             client.log.info("resume_without_seat", room_id=code)
             return
-        self._attach(client, local, role)
+        await self._take_seat(client, local, role)
         await self._send_snapshot(client, state, version)
         client.log.info("seat_resumed", room_id=code)
 
@@ -413,8 +414,7 @@ class Gateway:
             raise RoomCodeTaken("could not allocate a room code")
         local = await self._subscribe(code)
         local.state, local.version = state, 1
-        self._attach(client, local, "player")
-        await self.sessions.set_seat(self._me(client), code, "player")
+        await self._take_seat(client, local, "player")
         await self._send_snapshot(client, state, 1)
         client.log.info("room_created", room_id=code)
 
@@ -439,8 +439,7 @@ class Gateway:
             if not await allow_join_attempt(self.redis, str(remote), self.settings.join_attempts_per_minute):
                 raise RateLimited("too many join attempts; wait a minute") from None
             raise
-        self._attach(client, local, message.role)
-        await self.sessions.set_seat(session.player_id, code, message.role)
+        await self._take_seat(client, local, message.role)
         await self._send_snapshot(client, state, version)
         client.log.info("room_joined", room_id=code, role=message.role)
 
@@ -455,13 +454,20 @@ class Gateway:
     async def _room_command(self, client: Client, command: Any) -> None:
         await self.transact(self._room_of(client), lambda state: [command])
 
-    def _attach(self, client: Client, local: LocalRoom, role: str) -> None:
-        """Seat the client locally; room events are held for it until its snapshot is sent."""
+    async def _take_seat(self, client: Client, local: LocalRoom, role: str) -> None:
+        """Seat the client on this gateway, in its session (for resume) and in the archive's consent
+        list; room events are held for it until its snapshot is sent."""
+        assert client.session is not None
         client.room, client.role = local.code, role
         client.held = []
         client.log = client.log.bind(room_id=local.code)
-        local.members[self._me(client)] = client
+        local.members[client.session.player_id] = client
         _rooms_gauge.set(len(self.rooms))
+        await self.sessions.set_seat(client.session.player_id, local.code, role)
+        if role == "player":  # spectators never leave drawings behind
+            await record_consent(
+                self.redis, local.code, client.session.player_id, client.session.consent_archive
+            )
 
     async def _detach(self, client: Client) -> None:
         code, player_id = client.room, client.player_id
@@ -521,7 +527,7 @@ class Gateway:
                 _commit_conflicts.inc()
                 continue
             self._remember(code, new_state, new_version)
-            self._after_commit(code, new_state, events)
+            await self._after_commit(code, new_state, events)
             if failure is not None:
                 raise failure
             return new_state, new_version, events
@@ -537,8 +543,11 @@ class Gateway:
     def _render(self, state: RoomState, events: Iterable[Any]) -> list[tuple[list[str], dict[str, Any]]]:
         return [item for event in events for item in wire.render_event(event, state)]
 
-    def _after_commit(self, code: str, state: RoomState, events: Sequence[Any]) -> None:
+    async def _after_commit(self, code: str, state: RoomState, events: Sequence[Any]) -> None:
         for event in events:
+            if isinstance(event, RoundEnded) and state.settings.archive:
+                # Off the event loop's critical path: the archiver writes files from this queue later.
+                await enqueue_round(self.redis, state, event)
             if isinstance(event, RoundEnded | RoundStarted):
                 local = self.rooms.get(code)
                 for member in local.members.values() if local else ():
@@ -635,8 +644,6 @@ class Gateway:
                 _recognitions.inc()
 
     async def _forget_me(self, client: Client, message: wire.ForgetMe) -> None:
-        from server.archive import forget_player  # the archive is optional at import time
-
         removed = await forget_player(self.settings, self.redis, self._me(client))
         client.send(
             {"type": "forgotten", "drawings_removed": removed, **({"ref": message.id} if message.id else {})}

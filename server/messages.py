@@ -65,7 +65,6 @@ class CloseCode(IntEnum):
     INTERNAL_ERROR = 1011
     SESSION_REPLACED = 4000  # the same player connected again elsewhere (resume on another socket)
     HELLO_TIMEOUT = 4001  # no hello within the handshake window
-    INVALID_TOKEN = 4002  # resume token unknown or expired
 
 
 class BadMessage(DoodleError):
