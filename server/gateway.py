@@ -561,9 +561,10 @@ class Gateway:
         code = self._room_of(client)
         player_id = self._me(client)
         points = [list(point) for point in batch.points]
-        relay = wire.stroke_relay_message(player_id, batch.round, batch.stroke, points, batch.end)
+        canvas = list(client.canvas) if client.canvas is not None else None
+        relay = wire.stroke_relay_message(player_id, batch.round, batch.stroke, points, batch.end, canvas)
         now = time.time()
-        entry = StrokeEntry(player_id, batch.stroke, points, batch.end)
+        entry = StrokeEntry(player_id, batch.stroke, points, batch.end, canvas)
         await self.store.append_stroke(
             code, batch.round, entry, now, [(["stroke_viewers", player_id], relay)]
         )
@@ -658,7 +659,13 @@ class Gateway:
             entries, seq = await self.store.round_strokes(state.code, state.round.number)
             visible = client.role == "spectator" or state.settings.show_drawings
             strokes = [
-                {"player_id": e.player_id, "stroke": e.stroke, "points": e.points, "end": e.end}
+                {
+                    "player_id": e.player_id,
+                    "stroke": e.stroke,
+                    "points": e.points,
+                    "end": e.end,
+                    "canvas": e.canvas,
+                }
                 for e in entries
                 if visible or e.player_id == client.player_id
             ]

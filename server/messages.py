@@ -453,9 +453,14 @@ def pong_message(server_time_ms: int, ref: str | None) -> dict[str, Any]:
 
 
 def stroke_relay_message(
-    player_id: str, round_number: int, stroke: int, points: list[list[float]], end: bool
+    player_id: str,
+    round_number: int,
+    stroke: int,
+    points: list[list[float]],
+    end: bool,
+    canvas: list[float] | None,
 ) -> dict[str, Any]:
-    return {
+    message = {
         "type": "stroke",
         "player_id": player_id,
         "round": round_number,
@@ -463,6 +468,9 @@ def stroke_relay_message(
         "points": points,
         "end": end,
     }
+    if canvas is not None:
+        message["canvas"] = canvas
+    return message
 
 
 def guess_message(

@@ -6,7 +6,7 @@ and rooms shard across a Redis Cluster)::
     {room:CODE}                hash: version, state (msgpack of RoomState.to_dict()), phase, round,
                                ends_at_ms, show_drawings
     {room:CODE}:drawers        set: player ids drawing in the current round (checked per stroke)
-    {room:CODE}:strokes:N      list: msgpack [player_id, stroke, points, end] per accepted batch of round N
+    {room:CODE}:strokes:N      list: msgpack [player_id, stroke, points, end, canvas] per batch of round N
     {player:ID}:session        hash: token_sha256, name, room, role, consent (see sessions.py)
 
 Pub/sub channel ``{room:CODE}`` carries msgpack envelopes ``{"v": version, "seq": stroke_seq,
@@ -153,6 +153,18 @@ class StrokeEntry:
     stroke: int
     points: list[list[float]]
     end: bool
+    # The drawer's canvas [w, h] from hello, so viewers can scale the drawing; None when undeclared.
+    canvas: list[float] | None = None
+
+
+def encode_stroke_entry(entry: StrokeEntry) -> bytes:
+    return msgpack.packb(
+        [entry.player_id, entry.stroke, entry.points, entry.end, entry.canvas], use_bin_type=True
+    )
+
+
+def decode_stroke_entry(data: bytes) -> StrokeEntry:
+    return StrokeEntry(*msgpack.unpackb(data, raw=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +308,7 @@ class RoomStore:
             (not drawing this round), DrawingTooLarge.
         """
         key = room_key(code)
-        blob = msgpack.packb([entry.player_id, entry.stroke, entry.points, entry.end], use_bin_type=True)
+        blob = encode_stroke_entry(entry)
         try:
             seq = await self._append(
                 keys=[key, key + ":drawers", f"{key}:strokes:{round_number}"],
@@ -318,5 +330,5 @@ class RoomStore:
     async def round_strokes(self, code: str, round_number: int) -> tuple[list[StrokeEntry], int]:
         """Every accepted batch of a round, in order, and the sequence number of the last one."""
         raw = await self.client.lrange(f"{room_key(code)}:strokes:{round_number}", 0, -1)
-        entries = [StrokeEntry(*msgpack.unpackb(item, raw=False)) for item in raw]
+        entries = [decode_stroke_entry(item) for item in raw]
         return entries, len(entries)

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import LockError, ResponseError
@@ -47,7 +46,7 @@ from server.archive.jobs import (
 from server.archive.layout import Archive, ArchivedDrawing, Point, Segment, open_archive
 from server.config import Settings
 from server.sessions import session_key
-from server.store import room_key
+from server.store import decode_stroke_entry, room_key
 
 log = structlog.get_logger("doodle_party.archive")
 
@@ -348,13 +347,15 @@ class Archiver:
 
 def _strokes_by_player(raw: Sequence[bytes], wanted: set[str]) -> dict[str, tuple[tuple[Point, ...], ...]]:
     """Each wanted player's strokes, by stroke index, from the round's msgpack stroke entries
-    (``[player_id, stroke, points, end]``, see ``server/store.py``); empty strokes are left out."""
+    (see ``StrokeEntry`` in ``server/store.py``); empty strokes are left out."""
     by_player: dict[str, dict[int, list[Point]]] = {}
     for item in raw:
-        player_id, stroke, points, _end = msgpack.unpackb(item, raw=False)
-        if player_id in wanted:
-            target = by_player.setdefault(player_id, {}).setdefault(int(stroke), [])
-            target.extend((float(p[0]), float(p[1]), float(p[2]) if len(p) > 2 else 0.0) for p in points)
+        entry = decode_stroke_entry(item)
+        if entry.player_id in wanted:
+            target = by_player.setdefault(entry.player_id, {}).setdefault(int(entry.stroke), [])
+            target.extend(
+                (float(p[0]), float(p[1]), float(p[2]) if len(p) > 2 else 0.0) for p in entry.points
+            )
     return {
         player_id: tuple(tuple(strokes[index]) for index in sorted(strokes) if strokes[index])
         for player_id, strokes in by_player.items()
