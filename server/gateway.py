@@ -73,10 +73,6 @@ from server.store import (
 
 log = structlog.get_logger("doodle_party.gateway")
 
-# Audiences of published messages (lists on the wire, since msgpack has no tuples).
-ALL = ["all"]
-SPECTATORS = ["spectators"]
-
 MAX_COMMIT_ATTEMPTS = 16
 OUTBOX_LIMIT = 512  # frames queued for one slow client before we drop it
 
@@ -114,7 +110,8 @@ class Client:
     drawing: dict[int, list[list[float]]] = field(default_factory=dict)
     # Room events that arrived while this client's snapshot was being built.
     held: list[RoomEnvelope] | None = None
-    outbox: asyncio.Queue[wire.WireFrame | None] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
+    outbox: asyncio.Queue[wire.WireFrame] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
+    too_slow: bool = False
     log: Any = None
 
     @property
@@ -125,12 +122,17 @@ class Client:
         """Queue a frame without waiting; a client too slow to drain its queue is disconnected."""
         if not isinstance(frame, wire.WireFrame):
             frame = wire.WireFrame(frame)
+        if self.too_slow:
+            return
         try:
             self.outbox.put_nowait(frame)
         except asyncio.QueueFull:
+            # Memory stays bounded: drop this client rather than buffer without limit for it.
+            self.too_slow = True
             self.log.warning("outbox_full_closing")
-            self.outbox = asyncio.Queue(1)
-            self.outbox.put_nowait(None)
+            asyncio.get_running_loop().create_task(
+                self.ws.close(wire.CloseCode.POLICY_VIOLATION, "too slow to receive")
+            )
 
 
 @dataclass(eq=False)
@@ -149,12 +151,8 @@ def audience_includes(audience: Sequence[str], client: Client, state: RoomState 
     kind = audience[0]
     if kind == "all":
         return True
-    if kind == "spectators":
-        return client.role == "spectator"
     if kind == "viewers":  # spectators, plus the player named (their own guesses)
         return client.role == "spectator" or client.player_id == audience[1]
-    if kind == "only":
-        return client.player_id == audience[1]
     if kind == "all_except":
         return client.player_id != audience[1]
     if kind == "stroke_viewers":  # spectators always, players when the room shows drawings
@@ -254,9 +252,6 @@ class Gateway:
     async def _write_loop(self, client: Client) -> None:
         while True:
             frame = await client.outbox.get()
-            if frame is None:
-                await client.ws.close(wire.CloseCode.POLICY_VIOLATION, "too slow to receive")
-                return
             await client.ws.send(frame.encoded(client.encoding))
 
     async def _read_loop(self, client: Client) -> None:
@@ -325,10 +320,15 @@ class Gateway:
             case wire.StartGame():
                 await self._room_command(client, StartGame(by=self._me(client), seed=secrets.randbits(32)))
             case wire.UpdateSettings():
-                state = await self._current_state(client)
-                merged = {**state.settings.to_dict(), **message.settings}
-                settings = RoomSettings.validated(merged, self.known_words)
-                await self._room_command(client, ChangeSettings(by=self._me(client), settings=settings))
+                me, raw = self._me(client), message.settings
+                await self.transact(
+                    self._room_of(client),
+                    lambda state: [
+                        ChangeSettings(
+                            by=me, settings=RoomSettings.validated(raw, self.known_words, state.settings)
+                        )
+                    ],
+                )
             case wire.Kick():
                 await self._room_command(client, KickPlayer(by=self._me(client), target=message.player_id))
             case wire.Rematch():
@@ -345,10 +345,6 @@ class Gateway:
         if client.room is None:
             raise NotInRoom("join a room first")
         return client.room
-
-    async def _current_state(self, client: Client) -> RoomState:
-        state, _version = await self.store.load(self._room_of(client))
-        return state
 
     # ------------------------------------------------------------------ hello / resume
 
@@ -603,7 +599,8 @@ class Gateway:
                 target_word=None,
                 strokes=[[list(point) for point in stroke] for stroke in message.strokes],
                 canvas=message.canvas,
-                deciding=True,
+                # Practice is paced like a drawer: newest drawing only, one guess per interval.
+                deciding=False,
                 submitted_at=time.time(),
             )
         )

@@ -491,7 +491,9 @@ def guess_message(
 # ---------------------------------------------------------------------------------------------------
 # Room snapshots and room events (game events -> wire messages with their audiences)
 
-Audience = list[str]  # ["all"] | ["spectators"] | ["viewers", pid] | ["only", pid] | ["stroke_viewers", pid]
+# Who a published message is for (see gateway.audience_includes); lists, since msgpack has no tuples:
+# ["all"] | ["all_except", pid] | ["viewers", pid] | ["stroke_viewers", pid]
+Audience = list[str]
 ALL: Audience = ["all"]
 
 

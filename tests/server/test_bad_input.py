@@ -239,3 +239,20 @@ async def test_silent_connection_is_closed_after_hello_timeout(redis_url: str) -
         client = await TestClient.connect(running.url)
         await asyncio.wait_for(client._reader, 5)
         assert client.ws.close_code == 4001
+
+
+async def test_host_updates_settings_in_the_lobby(server: RunningServer) -> None:
+    """update_settings merges into the current settings; everyone gets settings_changed."""
+    host, code = await _room(server, rounds=2)
+    guest = await TestClient.connect(server.url)
+    await guest.hello("guest")
+    await guest.request({"type": "join_room", "code": code}, "room")
+    await host.send(
+        {"type": "update_settings", "settings": {"round_seconds": 30, "words": ["apple", "star"]}}
+    )
+    changed = await guest.wait_for("settings_changed")
+    assert changed["settings"]["round_seconds"] == 30
+    assert changed["settings"]["rounds"] == 2  # kept from before
+    assert changed["settings"]["words"] == ["apple", "star"]
+    refused = await guest.request({"type": "update_settings", "settings": {"rounds": 1}}, "settings_changed")
+    assert refused["code"] == "not_host"

@@ -1,0 +1,437 @@
+"""Micro-batching: many small concurrent requests become few batched calls of a `predict_batch`.
+
+The batcher knows no model, no Redis and no rooms. Callers `submit(key, request)` and await the
+result; one loop collects pending requests until `max_batch` are waiting or the oldest has waited
+`max_wait_ms`, hands them to `predict_batch` in a worker thread (torch releases the GIL, so the event
+loop keeps serving sockets meanwhile) and resolves each caller with its own result. While a batch runs,
+the next one fills, so under load batches grow by themselves and the wait costs nothing.
+
+Rules:
+
+- Coalescing. A key has at most one pending request. Submitting for a key that is already queued
+  replaces the queued request in place (it keeps its place in line, so a player who updates often is
+  not pushed back forever) and the older caller's `submit` raises `Superseded`. Only the newest
+  drawing of a player is worth a forward pass. A request that is already running is not touched: the
+  new one queues behind it.
+- Deciding requests (a drawing that can decide a round) are never refused. They run before ordinary
+  ones, a key stays deciding once any of its coalesced requests was, and when the queue is full an
+  ordinary request is evicted (its caller gets `Overloaded`) to make room. Only when every pending
+  request is deciding does the queue grow past `max_pending`, and then only by one per key.
+- Bounded memory: ordinary requests beyond `max_pending` distinct keys raise `Overloaded` at once;
+  callers degrade by asking less often, never by queueing more.
+- Exceptions propagate: when `predict_batch` raises, every caller of that batch gets the exception.
+
+Errors::
+
+    RuntimeError
+     └── BatcherError
+          ├── Overloaded     queue full for an ordinary request, or evicted to make room
+          ├── Superseded     a newer request for the same key replaced this one, or it was discarded
+          └── BatcherClosed  submitted after aclose(), or still pending when it did not drain
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+__all__ = [
+    "BatchReport",
+    "BatcherClosed",
+    "BatcherError",
+    "BatcherStats",
+    "MicroBatcher",
+    "Overloaded",
+    "Superseded",
+]
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+
+# How many recent batches the latency percentiles in `BatcherStats` are computed over.
+_LATENCY_WINDOW = 2048
+
+
+class BatcherError(RuntimeError):
+    """Base of the batcher's errors."""
+
+    code = "batcher_error"
+
+
+class Overloaded(BatcherError):
+    """The queue is full and this request does not decide anything: ask again later."""
+
+    code = "overloaded"
+
+
+class Superseded(BatcherError):
+    """A newer request for the same key replaced this one before it ran (or it was discarded)."""
+
+    code = "superseded"
+
+
+class BatcherClosed(BatcherError):
+    """The batcher is closed, or closed before this request ran."""
+
+    code = "batcher_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    """What one batch did, handed to the `on_batch` observer after it ran.
+
+    Attributes:
+        size: number of requests in the batch.
+        deciding: how many of them were deciding.
+        queue_wait_s: longest time a request of this batch waited before the batch started.
+        inference_s: wall time of the `predict_batch` call.
+        pending_after: requests still queued when the batch started.
+        failed: whether `predict_batch` raised.
+    """
+
+    size: int
+    deciding: int
+    queue_wait_s: float
+    inference_s: float
+    pending_after: int
+    failed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BatcherStats:
+    """A snapshot of the batcher's counters.
+
+    Attributes:
+        pending: requests waiting for a batch now.
+        running: requests in the batch that is running now.
+        batches: batches run so far.
+        items: requests run so far.
+        superseded: requests replaced by a newer one for the same key.
+        overloaded: ordinary requests refused or evicted because the queue was full.
+        last_batch_size: size of the most recent batch (0 before the first).
+        avg_batch_size: items / batches (0.0 before the first).
+        inference_p50_ms, inference_p95_ms, inference_p99_ms: `predict_batch` wall time over the
+            most recent batches (NaN before the first).
+    """
+
+    pending: int
+    running: int
+    batches: int
+    items: int
+    superseded: int
+    overloaded: int
+    last_batch_size: int
+    avg_batch_size: float
+    inference_p50_ms: float
+    inference_p95_ms: float
+    inference_p99_ms: float
+
+
+class _Slot(Generic[Req, Res]):
+    """One queued request and the future its caller awaits."""
+
+    __slots__ = ("deciding", "enqueued_at", "future", "request")
+
+    def __init__(self, request: Req, future: asyncio.Future[Res], deciding: bool, enqueued_at: float) -> None:
+        self.request = request
+        self.future = future
+        self.deciding = deciding
+        self.enqueued_at = enqueued_at
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values; NaN for none.
+
+    Args:
+        sorted_values: ascending values.
+        fraction: 0.5 for the median, 0.99 for p99.
+    """
+    if not sorted_values:
+        return math.nan
+    rank = max(0, math.ceil(fraction * len(sorted_values)) - 1)
+    return float(sorted_values[min(rank, len(sorted_values) - 1)])
+
+
+class MicroBatcher(Generic[Req, Res]):
+    """Collects requests into batches for `predict_batch`, one key coalesced to its newest request.
+
+    Args:
+        predict_batch: called in a worker thread with the batch's requests, in queue order (deciding
+            first); must return one result per request, in the same order.
+        max_batch: largest batch.
+        max_wait_ms: longest time the oldest pending request waits for a batch to fill. 0 runs
+            whatever is pending as soon as the previous batch is done.
+        max_pending: most distinct keys queued at once for ordinary requests (see module docstring).
+        executor: where `predict_batch` runs; default: a private one-thread pool. Batches run one at a
+            time either way: rasterizing holds the GIL, so a second batch in the same process would not
+            finish sooner. Scale out with more processes (server/worker.py).
+        on_batch: called on the event loop after every batch (metrics, logs); must not block.
+    """
+
+    def __init__(
+        self,
+        predict_batch: Callable[[Sequence[Req]], Sequence[Res]],
+        *,
+        max_batch: int = 64,
+        max_wait_ms: float = 4.0,
+        max_pending: int = 2048,
+        executor: concurrent.futures.Executor | None = None,
+        on_batch: Callable[[BatchReport], None] | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if max_wait_ms < 0:
+            raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, got {max_pending}")
+        self._predict_batch = predict_batch
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_ms / 1000.0
+        self.max_pending = max_pending
+        self._executor = executor
+        self._own_executor = executor is None
+        self._on_batch = on_batch
+        # Two queues so deciding requests jump the line; a key lives in at most one of them.
+        self._urgent: OrderedDict[Hashable, _Slot[Req, Res]] = OrderedDict()
+        self._normal: OrderedDict[Hashable, _Slot[Req, Res]] = OrderedDict()
+        self._work_ready = asyncio.Event()
+        self._batch_full = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._running = 0
+        self._batches = 0
+        self._items = 0
+        self._superseded = 0
+        self._overloaded = 0
+        self._last_batch_size = 0
+        self._latencies_s: deque[float] = deque(maxlen=_LATENCY_WINDOW)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the batching loop (idempotent)."""
+        if self._closed:
+            raise BatcherClosed("the batcher was closed")
+        if self._loop_task is None:
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="micro-batcher"
+                )
+            self._loop_task = asyncio.create_task(self._batch_loop(), name="micro-batcher")
+
+    async def aclose(self, *, drain: bool = True) -> None:
+        """Stop accepting requests; run what is pending (when `drain`) and stop the loop.
+
+        Requests still pending when the loop stops (all of them when `drain` is False) raise
+        `BatcherClosed` in their callers. With `drain` False a batch already running is abandoned:
+        its thread finishes it, but its callers get `BatcherClosed`.
+        """
+        if self._closed and self._loop_task is None:
+            return
+        self._closed = True
+        task, self._loop_task = self._loop_task, None
+        if task is not None:
+            if drain:
+                self._work_ready.set()
+                self._batch_full.set()
+                await task
+            else:
+                task.cancel()
+                await asyncio.wait([task])  # waits without re-raising the loop's CancelledError
+        for queue in (self._urgent, self._normal):
+            for slot in queue.values():
+                if not slot.future.done():
+                    slot.future.set_exception(BatcherClosed("the batcher closed before this request ran"))
+            queue.clear()
+        if self._own_executor and self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+    # -- requests -----------------------------------------------------------------------------------
+
+    async def submit(self, key: Hashable, request: Req, *, deciding: bool = False) -> Res:
+        """Queue `request` under `key` and wait for its result.
+
+        Args:
+            key: coalescing key (for doodles: the player); a newer request replaces a queued one.
+            request: handed to `predict_batch` as is.
+            deciding: this request may decide a round; it is never refused for lack of room.
+
+        Returns:
+            The result `predict_batch` gave for this request.
+
+        Raises:
+            Overloaded: the queue is full and the request is not deciding, or it was evicted to make
+                room for a deciding one.
+            Superseded: a newer request for `key` replaced this one before it ran.
+            BatcherClosed: the batcher is closed, or closed before the request ran.
+            Exception: whatever `predict_batch` raised for this request's batch.
+        """
+        return await self.enqueue(key, request, deciding=deciding)
+
+    def enqueue(self, key: Hashable, request: Req, *, deciding: bool = False) -> asyncio.Future[Res]:
+        """Non-waiting form of `submit`: queue the request and return the future of its result.
+
+        The future fails with the exceptions listed under `submit`. Overloaded and BatcherClosed are
+        raised here directly when the request is refused outright.
+        """
+        if self._closed:
+            raise BatcherClosed("the batcher is closed")
+        if self._loop_task is None:
+            raise BatcherClosed("the batcher is not started")
+        future: asyncio.Future[Res] = asyncio.get_running_loop().create_future()
+        now = time.monotonic()
+        slot = self._urgent.get(key) or self._normal.get(key)
+        if slot is not None:
+            # Coalesce: the queued request is older than this one, so only this one is worth running.
+            self._superseded += 1
+            if not slot.future.done():
+                slot.future.set_exception(Superseded(f"a newer request for {key!r} replaced this one"))
+            slot.request = request
+            slot.future = future
+            if deciding and not slot.deciding:
+                slot.deciding = True
+                self._urgent[key] = self._normal.pop(key)
+            return future
+        if len(self._urgent) + len(self._normal) >= self.max_pending:
+            if not deciding or not self._normal:
+                if not deciding:
+                    self._overloaded += 1
+                    raise Overloaded(f"{self.max_pending} requests pending")
+            else:
+                # Make room for the deciding request: the oldest ordinary request gives way.
+                _evicted_key, evicted = self._normal.popitem(last=False)
+                self._overloaded += 1
+                if not evicted.future.done():
+                    evicted.future.set_exception(Overloaded("evicted to make room for a deciding request"))
+        queue = self._urgent if deciding else self._normal
+        queue[key] = _Slot(request, future, deciding, now)
+        self._work_ready.set()
+        if len(self._urgent) + len(self._normal) >= self.max_batch:
+            self._batch_full.set()
+        return future
+
+    def discard(self, key: Hashable) -> bool:
+        """Drop the queued request for `key`, if any (the player left); its caller gets `Superseded`.
+
+        Returns:
+            True when a queued request was dropped. A running one is not stopped.
+        """
+        slot = self._urgent.pop(key, None) or self._normal.pop(key, None)
+        if slot is None:
+            return False
+        if not slot.future.done():
+            slot.future.set_exception(Superseded(f"the request for {key!r} was discarded"))
+        return True
+
+    @property
+    def pending(self) -> int:
+        """Requests waiting for a batch now."""
+        return len(self._urgent) + len(self._normal)
+
+    @property
+    def stats(self) -> BatcherStats:
+        """A snapshot of the counters and recent inference latencies."""
+        latencies = sorted(self._latencies_s)
+        return BatcherStats(
+            pending=self.pending,
+            running=self._running,
+            batches=self._batches,
+            items=self._items,
+            superseded=self._superseded,
+            overloaded=self._overloaded,
+            last_batch_size=self._last_batch_size,
+            avg_batch_size=self._items / self._batches if self._batches else 0.0,
+            inference_p50_ms=percentile(latencies, 0.50) * 1000.0,
+            inference_p95_ms=percentile(latencies, 0.95) * 1000.0,
+            inference_p99_ms=percentile(latencies, 0.99) * 1000.0,
+        )
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    async def _wait_batch_ready(self) -> bool:
+        """Wait until a batch should run: `max_batch` pending, or the oldest waited `max_wait_ms`.
+
+        Returns:
+            False when the batcher closed with nothing pending.
+        """
+        while not self.pending:
+            if self._closed:
+                return False
+            self._work_ready.clear()
+            await self._work_ready.wait()
+        while self.pending < self.max_batch and not self._closed:
+            oldest = min(
+                queue[next(iter(queue))].enqueued_at for queue in (self._urgent, self._normal) if queue
+            )
+            remaining = oldest + self.max_wait_s - time.monotonic()
+            if remaining <= 0:
+                break
+            self._batch_full.clear()
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._batch_full.wait()
+            except TimeoutError:
+                break
+        return True
+
+    def _take_batch(self) -> list[tuple[Hashable, _Slot[Req, Res]]]:
+        batch: list[tuple[Hashable, _Slot[Req, Res]]] = []
+        for queue in (self._urgent, self._normal):
+            while queue and len(batch) < self.max_batch:
+                batch.append(queue.popitem(last=False))
+        return batch
+
+    async def _batch_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while await self._wait_batch_ready():
+            batch = self._take_batch()
+            if not batch:
+                continue
+            started = time.monotonic()
+            requests = [slot.request for _key, slot in batch]
+            self._running = len(batch)
+            failure: BaseException | None = None
+            results: Sequence[Res] = ()
+            try:
+                results = await loop.run_in_executor(self._executor, self._predict_batch, requests)
+                if len(results) != len(requests):
+                    raise ValueError(f"predict_batch returned {len(results)} results for {len(requests)}")
+            except asyncio.CancelledError:
+                for _key, slot in batch:
+                    if not slot.future.done():
+                        slot.future.set_exception(BatcherClosed("the batcher was cancelled mid-batch"))
+                raise
+            except Exception as exc:  # handed to every caller of this batch, never swallowed
+                failure = exc
+            finally:
+                self._running = 0
+            inference_s = time.monotonic() - started
+            for index, (_key, slot) in enumerate(batch):
+                if slot.future.done():
+                    continue  # its caller was cancelled
+                if failure is not None:
+                    slot.future.set_exception(failure)
+                else:
+                    slot.future.set_result(results[index])
+            self._batches += 1
+            self._items += len(batch)
+            self._last_batch_size = len(batch)
+            self._latencies_s.append(inference_s)
+            if self._on_batch is not None:
+                self._on_batch(
+                    BatchReport(
+                        size=len(batch),
+                        deciding=sum(1 for _key, slot in batch if slot.deciding),
+                        queue_wait_s=max(started - slot.enqueued_at for _key, slot in batch),
+                        inference_s=inference_s,
+                        pending_after=self.pending,
+                        failed=failure is not None,
+                    )
+                )
