@@ -103,9 +103,7 @@ async def test_reconnect_resumes_seat_score_and_drawing(
     server: RunningServer, apple: list[np.ndarray]
 ) -> None:
     """A player who drops mid-round and resumes within 30 s gets the room, strokes and time back."""
-    (host, player), _, code = await _room_with(
-        server, 2, words=["apple"], rounds=1, round_seconds=20
-    )
+    (host, player), _, code = await _room_with(server, 2, words=["apple"], rounds=1, round_seconds=20)
     await host.send({"type": "start_game"})
     await player.wait_for("round_started")
     partial = apple[:1]
@@ -185,3 +183,15 @@ async def test_whole_game_over_msgpack(server: RunningServer, apple: list[np.nda
     await host.close()
     await player.close()
     await tv.close()
+
+
+async def test_practice_mode_recognizes_outside_any_room(server: RunningServer, apple: list[np.ndarray]) -> None:
+    """`recognize` answers a `guess` carrying the request id, with the real model's top 3."""
+    client = await TestClient.connect(server.url)
+    await client.hello("solo", canvas=[512, 512])
+    strokes = [[[float(x) * 2, float(y) * 2, 0.0] for x, y in stroke[:, :2]] for stroke in apple]
+    guess = await client.request({"type": "recognize", "id": "p1", "strokes": strokes}, "guess")
+    assert guess["ref"] == "p1" and guess["player_id"] == client.player_id
+    assert len(guess["guesses"]) == 3
+    assert guess["guesses"][0]["word"] == "apple" and guess["guesses"][0]["score"] > 0.8
+    await client.close()
