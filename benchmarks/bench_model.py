@@ -1,0 +1,77 @@
+"""CPU speed of the recognizers on real drawings: rasterizing, the forward pass, and both together.
+
+Run: `.venv/bin/python benchmarks/bench_model.py [--data ../shared/quickdraw] [--workers 2]`
+
+Prints, for the shipped checkpoint and the seed, batch-1 latency and batched throughput on one
+thread (one core), and the throughput of one single-threaded worker process per core, rasterizing
+from simplified strokes included (the path the server takes after normalising live strokes). The
+rasterizer alone is timed too, because at 28x28 it costs about as much as the network. Wall-clock
+figures swing on a shared machine; the CPU-second ones divide by the CPU time the process used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence, Sized
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from inference.evaluate import collect_drawings, measure_speed
+from inference.model import SEED_LABELS
+from inference.rasterize import rasterize_batch
+from inference.recognizer import DEFAULT_CHECKPOINT, SEED_STATE_DICT, Recognizer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _per_second(function: Callable[[Any], object], batches: Sequence[Sized], seconds: float = 2.0) -> float:
+    """Items per second of `function` over `batches`, repeated for about `seconds`."""
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for batch in batches:
+            function(batch)
+            done += len(batch)
+    return done / (time.perf_counter() - started)
+
+
+def main() -> None:
+    """Measure and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "quickdraw")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=256)
+    args = parser.parse_args()
+
+    drawings = [
+        d for d in collect_drawings(args.data, SEED_LABELS, max_per_class=60) if d.strokes is not None
+    ]
+    strokes = [d.strokes for d in drawings if d.strokes is not None]
+    batches = [strokes[i : i + args.batch_size] for i in range(0, len(strokes), args.batch_size)]
+    torch.set_num_threads(1)
+    raster_rate = _per_second(rasterize_batch, batches)
+    rasters = [rasterize_batch(b) for b in batches]
+    print(f"{len(strokes)} real drawings; rasterize_batch alone: {raster_rate:,.0f} doodles/s on one core")
+    print(
+        "| model | latency b=1 | forward b=1 | forward, one core | end to end, one core (CPU-s) "
+        "| end to end, all cores (wall) | all cores (CPU-s) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, source, recognizer in (
+        ("doodle20", ("checkpoint", None), Recognizer.load(DEFAULT_CHECKPOINT)),
+        ("seed", ("seed", SEED_STATE_DICT), Recognizer.from_seed(SEED_STATE_DICT)),
+    ):
+        forward_rate = _per_second(recognizer.predict_rasters, rasters)
+        speed = measure_speed(source, drawings, workers=args.workers, batch_size=args.batch_size)  # type: ignore[arg-type]
+        print(
+            f"| {name} | {speed.latency_ms_p50:.2f} ms | {speed.model_latency_ms_p50:.2f} ms | "
+            f"{forward_rate:,.0f}/s | {speed.throughput_per_core:,.0f}/s | "
+            f"{speed.throughput_workers:,.0f}/s ({args.workers} processes) | "
+            f"{speed.throughput_workers_cpu:,.0f}/s |"
+        )
+
+
+if __name__ == "__main__":
+    main()
