@@ -185,7 +185,9 @@ async def test_whole_game_over_msgpack(server: RunningServer, apple: list[np.nda
     await tv.close()
 
 
-async def test_practice_mode_recognizes_outside_any_room(server: RunningServer, apple: list[np.ndarray]) -> None:
+async def test_practice_mode_recognizes_outside_any_room(
+    server: RunningServer, apple: list[np.ndarray]
+) -> None:
     """`recognize` answers a `guess` carrying the request id, with the real model's top 3."""
     client = await TestClient.connect(server.url)
     await client.hello("solo", canvas=[512, 512])
