@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--data", type=Path, default=DEFAULT_DATA, help="shared quickdraw dir (default: %(default)s)"
     )
     parser.add_argument(
-        "--repeats", type=int, default=7, help="timing repeats, best taken (default: %(default)s)"
+        "--repeats", type=int, default=9, help="timing repeats, best taken (default: %(default)s)"
     )
     args = parser.parse_args(argv)
 
@@ -96,11 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
 
     print("live path on raw drawings (canvas pixels), CPU us per doodle")
-    for batch_size in (1, 64):
+    normalized = normalize_batch(raw)
+    for batch_size in (1, 16, 64, 256):
         normalize_us = best_us_per_item(in_batches(raw, batch_size, normalize_batch), len(raw), args.repeats)
+        raster_us = best_us_per_item(
+            in_batches(normalized, batch_size, rasterize_batch), len(raw), args.repeats
+        )
         live = in_batches(raw, batch_size, lambda chunk: rasterize_batch(normalize_batch(chunk)))
         live_us = best_us_per_item(live, len(raw), args.repeats)
         print(f"  batch {batch_size:<3} normalize_batch {normalize_us:8.1f} us")
+        print(f"  batch {batch_size:<3} rasterize_batch (normalized) {raster_us:8.1f} us")
         print(f"  batch {batch_size:<3} normalize_batch + rasterize_batch {live_us:8.1f} us")
     print()
 

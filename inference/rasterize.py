@@ -253,10 +253,11 @@ def _accumulate_coverage(
 
     # Enumerate every (segment, sub-pixel) pair of each box without a Python loop: `local` counts
     # 0.. within each box and splits into row and column (float division is exact at these sizes).
-    segment = np.repeat(np.arange(len(ax), dtype=np.int32), pair_counts)
+    # Per-segment values are spread over their pairs with np.repeat, which copies runs and is several
+    # times cheaper per pair than gathering with a per-pair segment index.
     box_start = (np.cumsum(pair_counts) - pair_counts).astype(np.int32)
     local = (np.arange(total, dtype=np.int32) - np.repeat(box_start, pair_counts)).astype(np.float32)
-    width = box_width[segment]
+    width = np.repeat(box_width, pair_counts)
     local_row = np.floor((local + np.float32(0.5)) / width)
     local_col = local - local_row * width
 
@@ -265,11 +266,11 @@ def _accumulate_coverage(
     dx = bx - ax
     dy = by - ay
     inverse_length2 = np.float32(1.0) / np.maximum(dx * dx + dy * dy, np.float32(1e-12))
-    seg_dx = dx[segment]
-    seg_dy = dy[segment]
-    px = local_col + (first_col + np.float32(0.5) - ax)[segment]
-    py = local_row + (first_row + np.float32(0.5) - ay)[segment]
-    t = (px * seg_dx + py * seg_dy) * inverse_length2[segment]
+    seg_dx = np.repeat(dx, pair_counts)
+    seg_dy = np.repeat(dy, pair_counts)
+    px = local_col + np.repeat(first_col + np.float32(0.5) - ax, pair_counts)
+    py = local_row + np.repeat(first_row + np.float32(0.5) - ay, pair_counts)
+    t = (px * seg_dx + py * seg_dy) * np.repeat(inverse_length2, pair_counts)
     np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)
     px -= t * seg_dx
     py -= t * seg_dy
@@ -280,5 +281,5 @@ def _accumulate_coverage(
     np.maximum(value, 0.0, out=value)  # never above 1: the band is at most 1 wide across the sub-pixel
 
     box_origin = (owner * sub_side + first_row.astype(np.int64)) * sub_side + first_col.astype(np.int64)
-    flat = box_origin[segment] + (local_row * sub_side + local_col).astype(np.int64)
+    flat = np.repeat(box_origin, pair_counts) + (local_row * sub_side + local_col).astype(np.int64)
     np.maximum.at(coverage, flat, value)

@@ -94,7 +94,7 @@ def simplify_raw_batch(drawings: Sequence[Sequence[np.ndarray]]) -> list[list[np
     Raises:
         ValueError: a stroke is not 2-D with at least two columns, or has non-finite coordinates.
     """
-    return _simplify_drawings([[_xy(stroke) for stroke in strokes] for strokes in drawings])
+    return _simplify_drawings(drawings, [None] * len(drawings))
 
 
 def normalize_strokes(
@@ -144,49 +144,77 @@ def normalize_batch(
         canvases = [None] * len(drawings)
     if len(canvases) != len(drawings):
         raise ValueError(f"{len(canvases)} canvases for {len(drawings)} drawings")
-    xy_drawings = []
-    for strokes, canvas in zip(drawings, canvases, strict=True):
-        xy_strokes = [_xy(stroke) for stroke in strokes]
-        if canvas is not None:
-            width, height = canvas
-            if not (width > 0 and height > 0):
-                raise ValueError(f"canvas must be a positive (width, height), got {canvas}")
-            bounds = np.array([width, height], dtype=np.float64)
-            xy_strokes = [np.clip(stroke, 0.0, bounds) for stroke in xy_strokes]
-        xy_drawings.append(xy_strokes)
-    return _simplify_drawings(xy_drawings)
+    return _simplify_drawings(drawings, canvases)
 
 
-def _simplify_drawings(drawings: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
-    """The recipe for drawings of float64 (n, 2) strokes, chunk by chunk.
+def _simplify_drawings(
+    drawings: Sequence[Sequence[np.ndarray]], canvases: Sequence[tuple[float, float] | None]
+) -> list[list[np.ndarray]]:
+    """The recipe for drawings of (n, 2+) strokes, each clipped to its canvas if any, chunk by chunk.
 
     Chunks keep the temporaries small: a whole official file at once would need gigabytes.
     """
     result: list[list[np.ndarray]] = []
     for start in range(0, len(drawings), _CHUNK):
-        result.extend(_simplify_chunk(drawings[start : start + _CHUNK]))
+        stop = start + _CHUNK
+        result.extend(_simplify_chunk(drawings[start:stop], canvases[start:stop]))
     return result
 
 
-def _simplify_chunk(drawings: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
+def _simplify_chunk(
+    drawings: Sequence[Sequence[np.ndarray]], canvases: Sequence[tuple[float, float] | None]
+) -> list[list[np.ndarray]]:
     """The recipe for one chunk of drawings, all strokes through each step together.
 
-    The cost is a few dozen numpy calls per chunk (plus one small running sum per stroke) rather
-    than per stroke. Coordinates travel as separate x and y arrays: on numpy 2.x, fancy indexing
-    of (n, 2) rows is ~20x slower per row than indexing two flat arrays.
+    The cost is a few dozen numpy calls per chunk (plus one per recursion level of RDP) rather than
+    per stroke. Coordinates travel as separate x and y arrays: on numpy 2.x, fancy indexing of
+    (n, 2) rows is ~20x slower per row than indexing two flat arrays.
     """
-    strokes = [stroke for drawing in drawings for stroke in drawing if len(stroke)]
-    strokes_per_drawing = [sum(1 for stroke in drawing if len(stroke)) for drawing in drawings]
+    strokes: list[np.ndarray] = []
+    strokes_per_drawing: list[int] = []
+    clip_bounds: list[tuple[float, float]] = []  # per drawing; (inf, inf) when it has no canvas
+    for drawing in drawings:
+        count = 0
+        for stroke in drawing:
+            points = np.asarray(stroke)
+            if points.ndim != 2 or points.shape[1] < 2:
+                raise ValueError(f"a stroke must have shape (n, 2) or (n, 3), got {points.shape}")
+            if len(points):
+                strokes.append(points[:, :2])
+                count += 1
+        strokes_per_drawing.append(count)
+    for canvas in canvases:
+        if canvas is None:
+            clip_bounds.append((np.inf, np.inf))
+            continue
+        width, height = canvas
+        if not (width > 0 and height > 0):
+            raise ValueError(f"canvas must be a positive (width, height), got {canvas}")
+        clip_bounds.append((float(width), float(height)))
     if not strokes:
         return [[] for _ in drawings]
-    lengths = np.fromiter((len(stroke) for stroke in strokes), dtype=np.int64, count=len(strokes))
-    points = np.concatenate(strokes)
+    # float64: enough precision for canvas pixels and times, and what the recipe was checked with.
+    points = np.concatenate(strokes, dtype=np.float64)
+    if not np.isfinite(points).all():  # live strokes come from clients; NaN would poison the scale
+        raise ValueError("a stroke has NaN or infinite coordinates")
     x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    lengths = np.fromiter((len(stroke) for stroke in strokes), dtype=np.int64, count=len(strokes))
+    n_drawn_strokes = np.asarray(strokes_per_drawing, dtype=np.int64)
+    drawing_of_stroke = np.repeat(np.arange(len(drawings)), n_drawn_strokes)
     stroke_of = np.repeat(np.arange(len(strokes)), lengths)
-    drawing_of = np.repeat(np.arange(len(drawings)), strokes_per_drawing)[stroke_of]
+    drawing_of = np.repeat(drawing_of_stroke, lengths)
+
+    if any(canvas is not None for canvas in canvases):
+        # np.clip(stroke, 0, (width, height)) per stroke, as one call per axis; a drawing without a
+        # canvas gets (-inf, inf), which leaves every finite value as it is.
+        bounds = np.asarray(clip_bounds)
+        has_canvas = np.isfinite(bounds[:, 0])
+        low = np.where(has_canvas, 0.0, -np.inf)[drawing_of]
+        x = np.minimum(np.maximum(x, low), bounds[:, 0][drawing_of])
+        y = np.minimum(np.maximum(y, low), bounds[:, 1][drawing_of])
 
     # Steps 1 and 2: per drawing, subtract the minimum and scale the larger side to 255.
-    drawn = np.flatnonzero(np.asarray(strokes_per_drawing) > 0)
+    drawn = np.flatnonzero(n_drawn_strokes > 0)
     first_point = np.searchsorted(drawing_of, drawn)
     origin_x, origin_y = np.zeros(len(drawings)), np.zeros(len(drawings))
     extent = np.zeros(len(drawings))
@@ -207,8 +235,11 @@ def _simplify_chunk(drawings: Sequence[Sequence[np.ndarray]]) -> list[list[np.nd
     stroke_ends = np.cumsum(samples_per_stroke)
     stroke_starts = stroke_ends - samples_per_stroke
     keep = _rdp_keep(sample_x, sample_y, stroke_starts, stroke_ends - 1, RDP_EPSILON)
-    kept = np.column_stack([sample_x[keep], sample_y[keep]])
-    kept = np.clip(np.rint(kept), 0.0, SIMPLIFIED_MAX).astype(np.float32)
+    kept = np.empty((int(np.count_nonzero(keep)), 2))
+    kept[:, 0] = sample_x[keep]
+    kept[:, 1] = sample_y[keep]
+    np.rint(kept, out=kept)
+    kept = np.minimum(np.maximum(kept, 0.0, out=kept), SIMPLIFIED_MAX, out=kept).astype(np.float32)
     kept_ends = np.cumsum(np.add.reduceat(keep, stroke_starts)).tolist()
     simplified = [kept[a:b] for a, b in zip([0, *kept_ends[:-1]], kept_ends, strict=True)]
 
@@ -218,17 +249,6 @@ def _simplify_chunk(drawings: Sequence[Sequence[np.ndarray]]) -> list[list[np.nd
         result.append(simplified[first : first + count])
         first += count
     return result
-
-
-def _xy(stroke: np.ndarray) -> np.ndarray:
-    """The x, y columns of one stroke as float64 (enough precision for canvas pixels and times)."""
-    points = np.asarray(stroke, dtype=np.float64)
-    if points.ndim != 2 or points.shape[1] < 2:
-        raise ValueError(f"a stroke must have shape (n, 2) or (n, 3), got {points.shape}")
-    xy = points[:, :2]
-    if not np.isfinite(xy).all():  # live strokes come from clients; NaN would poison the scale
-        raise ValueError("a stroke has NaN or infinite coordinates")
-    return xy
 
 
 def _resample_candidates(
@@ -347,25 +367,30 @@ def _rdp_keep(
     starts, stops = firsts[open_span], lasts[open_span]
     while len(starts):
         interior = stops - starts - 1
-        span_of = np.repeat(np.arange(len(starts)), interior)
         span_begin = np.cumsum(interior) - interior
-        index = starts[span_of] + 1 + (np.arange(len(span_of)) - span_begin[span_of])
+        # Each interior point's index: its span's start + 1 + its rank in the span.
+        index = np.arange(int(span_begin[-1] + interior[-1]))
+        index += np.repeat(starts + 1 - span_begin, interior)
         anchor_x, anchor_y = x[starts], y[starts]
         chord_x, chord_y = x[stops] - anchor_x, y[stops] - anchor_y
         chord_length = np.hypot(chord_x, chord_y)
-        offset_x = x[index] - anchor_x[span_of]
-        offset_y = y[index] - anchor_y[span_of]
-        span_length = chord_length[span_of]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            distance = np.where(
-                span_length == 0.0,
-                np.hypot(offset_x, offset_y),
-                np.abs(offset_x * chord_y[span_of] - offset_y * chord_x[span_of]) / span_length,
-            )
+        offset_x = x[index] - np.repeat(anchor_x, interior)
+        offset_y = y[index] - np.repeat(anchor_y, interior)
+        # Perpendicular distance to the chord's line, in the same float64 operations as always:
+        # |offset x chord| / |chord|; or the distance to the start when the chord has no length.
+        distance = offset_x * np.repeat(chord_y, interior)
+        distance -= offset_y * np.repeat(chord_x, interior)
+        np.abs(distance, out=distance)
+        degenerate = chord_length == 0.0
+        if degenerate.any():
+            closed = np.repeat(degenerate, interior)
+            distance[closed] = np.hypot(offset_x[closed], offset_y[closed])
+            chord_length[degenerate] = 1.0
+        distance /= np.repeat(chord_length, interior)
         farthest = np.maximum.reduceat(distance, span_begin)
         # First position reaching its span's maximum, like argmax.
-        at_max = np.where(distance == farthest[span_of], np.arange(len(distance)), len(distance))
-        split = index[np.minimum.reduceat(at_max, span_begin)]
+        at_max = np.where(distance == np.repeat(farthest, interior), index, len(x))
+        split = np.minimum.reduceat(at_max, span_begin)
         splitting = farthest > epsilon
         split, starts, stops = split[splitting], starts[splitting], stops[splitting]
         keep[split] = True

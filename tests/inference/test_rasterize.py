@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from inference.formats import DrawingRecord
+from inference.formats import DrawingRecord, load_drawings
 from inference.rasterize import rasterize, rasterize_batch, rasterize_live, stroke_prefix
+from inference.simplify import normalize_batch
 from tests.inference.conftest import BITMAP_CHECK_WORDS
 
 Cosine = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -129,3 +131,55 @@ def test_stroke_prefix_normalize_and_errors(seed_drawings: dict[str, list[Drawin
     for fraction in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="fraction"):
             stroke_prefix(strokes, fraction)
+
+
+# Outputs of normalize_batch and rasterize_batch frozen before the preprocessing was optimized (the
+# shipped checkpoint was trained on those exact bitmaps): every drawing of the seed's 20 classes and
+# every stroke prefix of it, in the order of _frozen_inputs().
+FROZEN_OUTPUTS = Path(__file__).parent / "fixtures" / "preprocessing_reference.npz"
+SEED20 = (
+    "apple", "book", "bowtie", "candle", "cloud", "cup", "door", "envelope", "eyeglasses", "guitar",
+    "hammer", "hat", "ice cream", "leaf", "scissors", "star", "t-shirt", "pants", "lightning", "tree",
+)  # fmt: skip
+
+
+def _stroke_prefixes(strokes: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
+    """The first 1, 2, ..., n strokes of a drawing (the drawing itself last)."""
+    return [list(strokes[:count]) for count in range(1, len(strokes) + 1)] or [[]]
+
+
+def _frozen_inputs(quickdraw_dir: Path) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
+    """(simplified drawings and their prefixes, raw drawings and their prefixes) of the 20 classes."""
+    records = load_drawings(quickdraw_dir, SEED20)
+    simplified = [p for word in SEED20 for r in records[word] for p in _stroke_prefixes(r.strokes)]
+    raw = [
+        prefix
+        for word in SEED20
+        for record in records[word]
+        if record.raw_strokes is not None
+        for prefix in _stroke_prefixes(record.raw_strokes)
+    ]
+    return simplified, raw
+
+
+def test_outputs_equal_frozen_reference(quickdraw_dir: Path) -> None:
+    """normalize_batch and rasterize_batch reproduce the frozen outputs exactly, batched and single."""
+    frozen = np.load(FROZEN_OUTPUTS)
+    simplified, raw = _frozen_inputs(quickdraw_dir)
+    normalized = normalize_batch(raw)
+    lengths = [len(stroke) for drawing in normalized for stroke in drawing]
+    np.testing.assert_array_equal([len(d) for d in normalized], frozen["normalized_strokes_per_drawing"])
+    np.testing.assert_array_equal(lengths, frozen["normalized_stroke_lengths"])
+    np.testing.assert_array_equal(
+        np.concatenate([stroke for drawing in normalized for stroke in drawing]), frozen["normalized_points"]
+    )
+    # Identical, not just within one gray level: the model never saw any other bitmaps.
+    np.testing.assert_array_equal(rasterize_batch(simplified), frozen["simplified_rasters"])
+    np.testing.assert_array_equal(rasterize_batch(normalized), frozen["live_rasters"])
+    # Batch size 1 takes other code paths (one chunk, one stroke group); check a slice of it too.
+    for index in range(0, len(raw), 37):
+        single = normalize_batch([raw[index]])[0]
+        assert len(single) == len(normalized[index])
+        for got, expected in zip(single, normalized[index], strict=True):
+            np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(rasterize(single), frozen["live_rasters"][index])
