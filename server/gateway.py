@@ -23,7 +23,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgpack
 import redis.asyncio as aioredis
 import structlog
 from websockets.asyncio.server import ServerConnection
@@ -67,7 +66,6 @@ from server.store import (
     StaleRoomVersion,
     StrokeEntry,
     decode_envelope,
-    encode_envelope_tail,
     room_channel,
 )
 
@@ -615,10 +613,7 @@ class Gateway:
         if client is None or client.room != result.room_code or client.drawing_round != result.round:
             return  # the player left or the round moved on: drop quietly
         guess = wire.guess_message(result.player_id, list(result.guesses), result.round)
-        await self.store.client.publish(
-            room_channel(result.room_code),
-            wire_envelope_plain([(["viewers", result.player_id], guess)]),
-        )
+        await self.store.publish(result.room_code, [(["viewers", result.player_id], guess)])
         if result.recognized:
             player_id, round_number, at = result.player_id, result.round, result.submitted_at
 
@@ -814,8 +809,3 @@ def _apply_commands(
     except DoodleError as exc:
         return current, events, exc
     return after, events + more, None
-
-
-def wire_envelope_plain(out: Sequence[tuple[list[str], dict[str, Any]]]) -> bytes:
-    """An envelope that changes no state (guesses): version 0, delivered to whoever it is for."""
-    return msgpack.packb(0) + encode_envelope_tail(None, out)

@@ -327,6 +327,10 @@ class RoomStore:
             _raise_script_error(exc)
         return int(seq)
 
+    async def publish(self, code: str, out: Sequence[tuple[Any, dict[str, Any]]]) -> None:
+        """Publish messages that change no state (guesses): version 0, delivered to whoever they are for."""
+        await self.client.publish(room_channel(code), msgpack.packb(0) + encode_envelope_tail(None, out))
+
     async def round_strokes(self, code: str, round_number: int) -> tuple[list[StrokeEntry], int]:
         """Every accepted batch of a round, in order, and the sequence number of the last one."""
         raw = await self.client.lrange(f"{room_key(code)}:strokes:{round_number}", 0, -1)

@@ -384,11 +384,14 @@ class Bot:
             self.dropping = False
         else:
             self.tally.disconnects += 1
+            self.tally.disconnect_reasons[f"{ws.close_code} {ws.close_reason or ''}".strip()] += 1
             if ws.close_code == CLOSE_SESSION_REPLACED:
                 raise BotFailure("session replaced (close 4000)")
         self.connected.clear()
         self.outage = self.ledger.outage_started(self.name, self.room_code, now)
-        self.ledger.put_in_doubt([pending.key for pending in self._sent_this_round()])
+        # Every batch not yet answered is in doubt, older rounds' too: on a busy server the answer to a
+        # batch of the last round can still be on its way.
+        self.ledger.put_in_doubt([pending.key for pending in self.sent.values()])
         self.last_batch_at = self.last_guess_at = self.pen_up_at = None
         await asyncio.sleep(self.fleet.options.churn_pause_s)
         for attempt in range(RESUME_ATTEMPTS):

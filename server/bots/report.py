@@ -81,6 +81,7 @@ class Tally:
     games_completed: int = 0
     rounds_played: int = 0
     disconnects: int = 0
+    disconnect_reasons: Counter[str] = field(default_factory=Counter)
     churn_drops: int = 0
     resumes: int = 0
     resent_strokes: int = 0
@@ -119,6 +120,7 @@ class Report:
     error_examples: list[str]
     late_strokes: int
     disconnects: int
+    disconnect_reasons: dict[str, int]
     churn_drops: int
     resumes: int
     recognition_rate: float | None
@@ -166,7 +168,8 @@ class Report:
             f" late {self.late_strokes}, resent {self.strokes['resent']}",
             f"  messages/s sent {self.messages['sent_per_s']:.0f},"
             f" received {self.messages['received_per_s']:.0f}",
-            f"  errors {self.errors} {self.errors_by_code or ''}, disconnects {self.disconnects},"
+            f"  errors {self.errors} {self.errors_by_code or ''}, disconnects {self.disconnects}"
+            f" {self.disconnect_reasons or ''},"
             f" churn drops {self.churn_drops}, resumes {self.resumes}",
             f"  lost strokes {self.lost['strokes']}, lost recognitions {self.lost['recognitions']},"
             f" unconfirmed strokes {self.lost['unconfirmed_strokes']}",
@@ -229,6 +232,7 @@ def build_report(
         error_examples=error_examples,
         late_strokes=len(late),
         disconnects=tally.disconnects,
+        disconnect_reasons=dict(tally.disconnect_reasons),
         churn_drops=tally.churn_drops,
         resumes=tally.resumes,
         recognition_rate=round(recognized / len(right), 4) if right else None,
