@@ -67,6 +67,7 @@ from server.store import (
     StrokeEntry,
     decode_envelope,
     room_channel,
+    round_id,
 )
 
 log = structlog.get_logger("doodle_party.gateway")
@@ -102,7 +103,9 @@ class Client:
     bad_messages: int = 0
     # Delivery watermarks: skip published events already covered by the snapshot this client got.
     seen_version: int = 0
-    seen_stroke: tuple[int, int] = (0, 0)
+    seen_stroke: tuple[str, int] = ("", 0)  # (round id, last stroke batch in the snapshot)
+    # The game (rematch count) this client was last told about: a stroke's round is within it.
+    game_number: int = 0
     # The current round's drawing, stroke index -> [[x, y, t], ...], fed to the recognizer.
     drawing_round: int = 0
     drawing: dict[int, list[list[float]]] = field(default_factory=dict)
@@ -556,11 +559,13 @@ class Gateway:
         player_id = self._me(client)
         points = [list(point) for point in batch.points]
         canvas = list(client.canvas) if client.canvas is not None else None
-        relay = wire.stroke_relay_message(player_id, batch.round, batch.stroke, points, batch.end, canvas)
+        relay = wire.stroke_relay_message(
+            player_id, client.game_number, batch.round, batch.stroke, points, batch.end, canvas
+        )
         now = time.time()
         entry = StrokeEntry(player_id, batch.stroke, points, batch.end, canvas)
         await self.store.append_stroke(
-            code, batch.round, entry, now, [(["stroke_viewers", player_id], relay)]
+            code, client.game_number, batch.round, entry, now, [(["stroke_viewers", player_id], relay)]
         )
         _strokes_in.inc()
         if client.drawing_round != batch.round:
@@ -648,7 +653,7 @@ class Gateway:
         strokes: list[Any] = []
         seq = 0
         if state.round is not None and state.phase == Phase.ROUND:
-            entries, seq = await self.store.round_strokes(state.code, state.round.number)
+            entries, seq = await self.store.round_strokes(state.code, state.game_number, state.round.number)
             visible = client.role == "spectator" or state.settings.show_drawings
             strokes = [
                 {
@@ -668,7 +673,8 @@ class Gateway:
                     if e.player_id == client.player_id:
                         client.drawing.setdefault(e.stroke, []).extend(e.points)
         client.seen_version = version
-        client.seen_stroke = (state.round.number if state.round is not None else 0, seq)
+        client.game_number = state.game_number
+        client.seen_stroke = (round_id(state.game_number, state.round.number) if state.round else "", seq)
         client.send(wire.room_message(state, client.player_id, client.role or "player", now_ms(), strokes))
         # Events published while the snapshot was read go out now, minus what the snapshot covered.
         held, client.held = client.held or [], None
@@ -735,14 +741,20 @@ class Gateway:
     ) -> None:
         """Send one envelope's messages to one client, skipping what its snapshot already covered."""
         if envelope.stroke_seq:
-            round_number = envelope.out[0][1].get("round", 0) if envelope.out else 0
-            if (round_number, envelope.stroke_seq) <= client.seen_stroke:
+            relay = envelope.out[0][1] if envelope.out else {}
+            seen_round, seen_seq = client.seen_stroke
+            if (
+                round_id(relay.get("game", 0), relay.get("round", 0)) == seen_round
+                and envelope.stroke_seq <= seen_seq
+            ):
                 return
         elif envelope.version:
             if envelope.version <= client.seen_version:
                 return
             client.seen_version = envelope.version
         for audience, frame in frames:
+            if frame.message.get("type") in ("game_started", "round_started"):
+                client.game_number = frame.message["game"]
             if audience_includes(audience, client, state):
                 client.send(frame)
         self._apply_membership_effects(client, envelope.out)

@@ -454,6 +454,7 @@ def pong_message(server_time_ms: int, ref: str | None) -> dict[str, Any]:
 
 def stroke_relay_message(
     player_id: str,
+    game_number: int,
     round_number: int,
     stroke: int,
     points: list[list[float]],
@@ -463,6 +464,7 @@ def stroke_relay_message(
     message = {
         "type": "stroke",
         "player_id": player_id,
+        "game": game_number,
         "round": round_number,
         "stroke": stroke,
         "points": points,
@@ -568,13 +570,14 @@ def render_event(event: Event, state: RoomState) -> list[tuple[Audience, dict[st
         case SettingsChanged():
             return [(ALL, {"type": "settings_changed", "settings": event.settings.to_dict()})]
         case GameStarted():
-            return [(ALL, {"type": "game_started", "rounds": event.rounds})]
+            return [(ALL, {"type": "game_started", "rounds": event.rounds, "game": event.game_number})]
         case RoundStarted():
             return [
                 (
                     ALL,
                     {
                         "type": "round_started",
+                        "game": state.game_number,
                         "round": event.round,
                         "word": event.word,
                         "duration_ms": event.duration_ms,

@@ -6,7 +6,8 @@ and rooms shard across a Redis Cluster)::
     {room:CODE}                hash: version, state (msgpack of RoomState.to_dict()), phase, round,
                                ends_at_ms, show_drawings
     {room:CODE}:drawers        set: player ids drawing in the current round (checked per stroke)
-    {room:CODE}:strokes:N      list: msgpack [player_id, stroke, points, end, canvas] per batch of round N
+    {room:CODE}:strokes:G.N    list: msgpack [player_id, stroke, points, end, canvas], per batch of
+                               round N of game G (round numbers restart after a rematch)
     {player:ID}:session        hash: token_sha256, name, room, role, consent (see sessions.py)
 
 Pub/sub channel ``{room:CODE}`` carries msgpack envelopes ``{"v": version, "seq": stroke_seq,
@@ -63,6 +64,16 @@ def room_key(code: str) -> str:
 
 def room_channel(code: str) -> str:
     return "{room:" + code + "}"
+
+
+def round_id(game_number: int, round_number: int) -> str:
+    """Names a round uniquely within a room: round numbers start again at 1 after a rematch, so a
+    late stroke of game 1's round 2 must not land in game 2's round 2."""
+    return f"{game_number}.{round_number}"
+
+
+def strokes_key(code: str, game_number: int, round_number: int) -> str:
+    return f"{room_key(code)}:strokes:{round_id(game_number, round_number)}"
 
 
 # KEYS[1] room hash, KEYS[2] drawers set
@@ -221,7 +232,7 @@ class RoomStore:
         ends_at_ms = int(current.ends_at * 1000) if current is not None else 0
         return [
             state.phase.value,
-            current.number if current is not None else 0,
+            round_id(state.game_number, current.number) if current is not None else "0",
             ends_at_ms,
             int(state.settings.show_drawings),
         ]
@@ -273,9 +284,10 @@ class RoomStore:
         drawers = list(state.round.drawers) if state.round is not None and state.phase == Phase.ROUND else []
         round_number = state.round.number if state.round is not None else 0
         key = room_key(state.code)
+        strokes = strokes_key(state.code, state.game_number, round_number)
         try:
             version = await self._commit(
-                keys=[key, key + ":drawers", f"{key}:strokes:{round_number}"],
+                keys=[key, key + ":drawers", strokes],
                 args=[
                     expected_version,
                     blob,
@@ -293,6 +305,7 @@ class RoomStore:
     async def append_stroke(
         self,
         code: str,
+        game_number: int,
         round_number: int,
         entry: StrokeEntry,
         now: float,
@@ -311,9 +324,9 @@ class RoomStore:
         blob = encode_stroke_entry(entry)
         try:
             seq = await self._append(
-                keys=[key, key + ":drawers", f"{key}:strokes:{round_number}"],
+                keys=[key, key + ":drawers", strokes_key(code, game_number, round_number)],
                 args=[
-                    round_number,
+                    round_id(game_number, round_number),
                     entry.player_id,
                     int(now * 1000),
                     blob,
@@ -331,8 +344,10 @@ class RoomStore:
         """Publish messages that change no state (guesses): version 0, delivered to whoever they are for."""
         await self.client.publish(room_channel(code), msgpack.packb(0) + encode_envelope_tail(None, out))
 
-    async def round_strokes(self, code: str, round_number: int) -> tuple[list[StrokeEntry], int]:
+    async def round_strokes(
+        self, code: str, game_number: int, round_number: int
+    ) -> tuple[list[StrokeEntry], int]:
         """Every accepted batch of a round, in order, and the sequence number of the last one."""
-        raw = await self.client.lrange(f"{room_key(code)}:strokes:{round_number}", 0, -1)
+        raw = await self.client.lrange(strokes_key(code, game_number, round_number), 0, -1)
         entries = [decode_stroke_entry(item) for item in raw]
         return entries, len(entries)

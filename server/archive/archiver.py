@@ -46,7 +46,7 @@ from server.archive.jobs import (
 from server.archive.layout import Archive, ArchivedDrawing, Point, Segment, open_archive
 from server.config import Settings
 from server.sessions import session_key
-from server.store import decode_stroke_entry, room_key
+from server.store import decode_stroke_entry, strokes_key
 
 log = structlog.get_logger("doodle_party.archive")
 
@@ -290,7 +290,7 @@ class Archiver:
         drawers = await self._still_allowed(job, [r for r in job.results if r.player_id in consented])
         if not drawers:
             return 0
-        raw = await self.client.lrange(f"{room_key(job.room)}:strokes:{job.round}", 0, -1)
+        raw = await self.client.lrange(strokes_key(job.room, job.game, job.round), 0, -1)
         strokes = _strokes_by_player(raw, {r.player_id for r in drawers})
         drawings = tuple(
             ArchivedDrawing(r.player_id, r.recognized, strokes[r.player_id])

@@ -100,6 +100,7 @@ class ArchiveJob:
     Attributes:
         room: the room code (to find the strokes and the consent set; not written to the archive).
         round: the round number.
+        game: the room's game number (rounds restart at 1 after a rematch).
         word: what everyone drew.
         results: every drawer still in the room at the end.
         started_at, ended_at: the round's start and end (seconds since the epoch).
@@ -111,12 +112,14 @@ class ArchiveJob:
     results: tuple[DrawerResult, ...]
     started_at: float
     ended_at: float
+    game: int = 0
 
     def encode(self) -> dict[FieldT, EncodableT]:
         blob = msgpack.packb(
             {
                 "room": self.room,
                 "round": self.round,
+                "game": self.game,
                 "word": self.word,
                 "results": [[r.player_id, r.recognized] for r in self.results],
                 "started_at": self.started_at,
@@ -142,6 +145,7 @@ class ArchiveJob:
                 results=tuple(DrawerResult(str(pid), bool(ok)) for pid, ok in raw["results"]),
                 started_at=float(raw["started_at"]),
                 ended_at=float(raw["ended_at"]),
+                game=int(raw.get("game", 0)),
             )
         except (KeyError, TypeError, ValueError, msgpack.UnpackException) as exc:
             raise ValueError(f"malformed archive job: {exc!r}") from exc
@@ -174,6 +178,7 @@ def job_for_round(state: RoomState, ended: RoundEnded) -> ArchiveJob:
         results=tuple(DrawerResult(r.player_id, r.recognized) for r in ended.results),
         started_at=started_at,
         ended_at=ended_at,
+        game=state.game_number,
     )
 
 

@@ -123,6 +123,7 @@ class PendingStroke:
     key: BatchKey
     batch: Batch
     sent_at: float
+    deadline: float
 
 
 class Bot:
@@ -277,11 +278,16 @@ class Bot:
                 self.tally.fail(f"{self.name}: never got the last game_over of room {self.room_code}")
         try:
             await asyncio.wait_for(self.connected.wait(), REPLY_TIMEOUT_S)
+        except TimeoutError:
+            state = "welcomed, no room snapshot" if self.welcomed.is_set() else "no welcome"
+            self.tally.fail(f"{self.name}: still not back in the room after a drop ({state})")
+            return
+        try:
             self.pong.clear()
             await self.send({"type": "ping", "id": "bye"})
             await asyncio.wait_for(self.pong.wait(), REPLY_TIMEOUT_S)
-        except (TimeoutError, ConnectionClosed):
-            self.tally.fail(f"{self.name}: no pong before hanging up")
+        except (TimeoutError, ConnectionClosed) as exc:
+            self.tally.fail(f"{self.name}: no pong before hanging up ({type(exc).__name__})")
 
     async def _wait(self, event: asyncio.Event, timeout: float, what: str) -> None:
         """Wait for ``event``; a server error for our last command ends the wait early.
@@ -314,6 +320,7 @@ class Bot:
     async def _open(self, *, resume: bool) -> None:
         if not resume:  # --ramp paces the ramp-up; resumes go at once, as phones would
             await self.fleet.ramp.wait_turn()
+        self.welcomed.clear()
         self.ws = await connect(
             self.url,
             open_timeout=OPEN_TIMEOUT_S,
@@ -357,7 +364,7 @@ class Bot:
                     now = time.monotonic()
                     self.tally.messages_received += 1
                     message = msgpack.unpackb(frame) if isinstance(frame, bytes) else json.loads(frame)
-                    await self._on_message(message, now)
+                    self._on_message(message, now)
             except ConnectionClosed:
                 pass
             self.tally.connected -= 1
@@ -421,7 +428,7 @@ class Bot:
 
     # ------------------------------------------------------------------ messages in
 
-    async def _on_message(self, message: dict[str, Any], now: float) -> None:
+    def _on_message(self, message: dict[str, Any], now: float) -> None:
         kind = message.get("type")
         if kind == "stroke":
             self._on_stroke_relay(message, now)
@@ -449,7 +456,7 @@ class Bot:
             self.phase = "lobby"
             self.lobby.set()
         elif kind == "room":
-            await self._on_room(message, now)
+            self._on_room(message, now)
         elif kind == "pong":
             if message.get("ref") == "bye":
                 self.pong.set()
@@ -474,7 +481,9 @@ class Bot:
         # The protocol says ref echoes our id; accept it as the number we sent or as its digits.
         pending = self.sent.pop(int(ref), None) if ref.isdigit() else None
         if pending is not None:
-            self.ledger.batch_rejected(pending.key, self.room_code, code, pending.sent_at, now)
+            self.ledger.batch_rejected(
+                pending.key, self.room_code, code, pending.sent_at, now, pending.deadline
+            )
             return
         self.tally.error(code, f"{self.name} (ref {ref}): {message.get('message')}")
         if ref in ("create", "start", "rematch", "join"):
@@ -484,7 +493,7 @@ class Bot:
         elif code == "invalid_token":
             self.tally.fail(f"{self.name}: resume token refused")
 
-    async def _on_room(self, message: dict[str, Any], now: float) -> None:
+    def _on_room(self, message: dict[str, Any], now: float) -> None:
         """A ``room`` snapshot: the answer to create/join, or the state after a resume."""
         if self.room.code is None:
             self.room.code = message["code"]
@@ -493,9 +502,9 @@ class Bot:
             self.in_room.set()
             self.connected.set()
             return
-        await self._resumed(message, now)
+        self._resumed(message, now)
 
-    async def _resumed(self, message: dict[str, Any], now: float) -> None:
+    def _resumed(self, message: dict[str, Any], now: float) -> None:
         """Settle what the outage left open, from the snapshot (rules: server.bots.ledger)."""
         outage = self.outage
         assert outage is not None
@@ -511,23 +520,28 @@ class Bot:
             if self.role == "spectator":
                 seen = [self._entry_key(entry) for entry in entries]
                 self.ledger.snapshot_seen(seen, self.name)
-            await self._settle_own_strokes(entries)
-        else:
-            host = self.room.host
-            self.game = host.game if host is not None else self.game
-            self.phase = message["phase"]
-            if host is not None:  # games that ended while we were away are not owed to us
-                self.games_over = max(self.games_over, host.games_over)
-            if current is not None:
-                self.round = current["round"]
-                self.saw_round_start = False
+            # Sent from a task of its own: the read loop must never wait on a send.
+            self._side_task(self._settle_own_strokes(entries, outage))
+            return
+        host = self.room.host
+        self.game = host.game if host is not None else self.game
+        self.phase = message["phase"]
+        if host is not None:  # games that ended while we were away are not owed to us
+            self.games_over = max(self.games_over, host.games_over)
+        if current is not None:
+            self.round = current["round"]
+            self.saw_round_start = False
+        self._back(outage, now)
+
+    def _back(self, outage: Outage, now: float) -> None:
+        """The outage is over: the bot plays (and draws) again."""
         outage.end = now
         self.outage = None
         self.tally.resumes += 1
         self.connected.set()
 
-    async def _settle_own_strokes(self, entries: list[dict[str, Any]]) -> None:
-        """Confirm our batches that the snapshot has; send again the ones the drop ate."""
+    async def _settle_own_strokes(self, entries: list[dict[str, Any]], outage: Outage) -> None:
+        """Confirm our batches that the snapshot has; send again the ones the drop ate; then carry on."""
         mine = {
             (entry["stroke"], round(entry["points"][-1][2]))
             for entry in entries
@@ -541,6 +555,7 @@ class Bot:
             del self.sent[pending.msg_id]
             self.tally.resent_strokes += 1
             await self._send_stroke(pending.batch, self.game, self.round, resend=True)
+        self._back(outage, time.monotonic())
 
     def _sent_this_round(self) -> list[PendingStroke]:
         """Our stroke messages of the round we are in, oldest first."""
@@ -694,7 +709,7 @@ class Bot:
             self.last_batch_unthrottled = batch.end or all(
                 last is None or now - last >= interval for last in (self.last_batch_at, self.last_guess_at)
             )
-        self.sent[msg_id] = PendingStroke(msg_id, key, batch, now)
+        self.sent[msg_id] = PendingStroke(msg_id, key, batch, now, self.round_ends_at)
         self.ledger.batch_sent(key, self.room_code, self.name, self.room.spectators, now)
         self.tally.strokes_sent += 1
         if self.drawer_record is not None:

@@ -48,10 +48,14 @@ RoundKey = tuple[str, int, int]
 
 # Errors a stroke gets when it races the end of the round (deadline, or everyone recognized).
 LATE_CODES = frozenset({"round_over", "wrong_phase", "not_your_turn"})
-# Such an error is a race, not a fault, when it came back at most this long before the host saw the
-# round end (or later): the server judged the batch when it read it, and a busy server reads a batch
-# sent in time after the deadline. An error that came back well before the round ended is a fault.
+# The server judges a batch when it reads it, and a busy server reads a batch sent in time after the
+# round ended. Such an error is a race, not a fault, when its answer came back after the round's
+# deadline (``ends_at``; the error proves the server read the batch before answering), or at most
+# this long before the host saw the round end (rounds that end early, when everyone is recognized).
+# An error that came back while the round was plainly still open is a fault.
 LATE_WINDOW_S = 1.0
+# Slack for comparing the server's ``ends_at`` with our clock (same machine, converted once).
+DEADLINE_SLACK_S = 0.05
 # A round's deliveries may still arrive this long after the host saw it end.
 ROUND_GRACE_S = 1.0
 
@@ -75,6 +79,7 @@ class Rejection:
     code: str
     sent_at: float
     answered_at: float
+    deadline: float = math.inf  # the round's ends_at on our clock
 
 
 @dataclass(slots=True)
@@ -142,6 +147,7 @@ class Ledger:
         self.outages: list[Outage] = []
         self.drawer_rounds: list[DrawerRound] = []
         self.anomalies: Counter[str] = Counter()
+        self.anomaly_examples: list[str] = []
 
     # ---------------------------------------------------------------- rooms and rounds
 
@@ -182,7 +188,19 @@ class Ledger:
         """A spectator got a ``stroke`` relay. Returns when the batch was sent, or None if unknown."""
         entry = self.batches.get(key)
         if entry is None or spectator not in entry.awaiting:
-            self.anomalies["unexpected_relays"] += 1
+            player_id, game, round_number, stroke, last_t = key
+            stale = self.batches.get((player_id, game - 1, round_number, stroke, last_t))
+            if stale is not None and spectator in stale.awaiting:
+                # A batch of the previous game's round with the same number, relayed in this game: the
+                # server took a late batch as part of the new round. It still counts as lost there.
+                self.anomalies["relays_of_previous_game"] += 1
+                if len(self.anomaly_examples) < 10:
+                    self.anomaly_examples.append(
+                        f"{spectator} got {player_id} ({stale.drawer}) stroke {stroke} t={last_t} of game"
+                        f" {game - 1} round {round_number} during game {game}"
+                    )
+            else:
+                self.anomalies["unexpected_relays"] += 1
             return None
         self._delivered(key, entry, spectator)
         return entry.sent_at
@@ -194,10 +212,18 @@ class Ledger:
             if entry is not None and spectator in entry.awaiting:
                 self._delivered(key, entry, spectator)
 
-    def batch_rejected(self, key: BatchKey, room: str, code: str, sent_at: float, answered_at: float) -> None:
+    def batch_rejected(
+        self,
+        key: BatchKey,
+        room: str,
+        code: str,
+        sent_at: float,
+        answered_at: float,
+        deadline: float = math.inf,
+    ) -> None:
         """The server answered a batch with an error: it must not be relayed."""
         self.batches.pop(key, None)
-        self.rejections.append(Rejection(room, key[1], key[2], code, sent_at, answered_at))
+        self.rejections.append(Rejection(room, key[1], key[2], code, sent_at, answered_at, deadline))
 
     def put_in_doubt(self, keys: list[BatchKey]) -> None:
         for key in keys:
@@ -236,6 +262,8 @@ class Ledger:
         """Whether a rejected batch merely raced the round's end (see ``LATE_CODES``)."""
         if rejection.code not in LATE_CODES:
             return False
+        if rejection.answered_at >= rejection.deadline - DEADLINE_SLACK_S:
+            return True
         span = self.timeline.get((rejection.room, rejection.game, rejection.round))
         return span is None or rejection.answered_at >= span[1] - LATE_WINDOW_S
 
@@ -251,9 +279,16 @@ class Ledger:
                 elif not self.excused(spectator, entry.room, game, round_number):
                     lost_strokes += 1
                     if len(examples) < 10:
+                        span = self.timeline.get((entry.room, game, round_number))
+                        when = (
+                            f"{span[1] - entry.sent_at:.2f}s before the host saw the round end"
+                            if span
+                            else ""
+                        )
                         examples.append(
                             f"stroke: room {entry.room} game {game} round {round_number}: {spectator}"
-                            f" never got {player_id} stroke {stroke} batch ending t={last_t}"
+                            f" never got {player_id} ({entry.drawer}) stroke {stroke} batch ending"
+                            f" t={last_t}, sent {when}"
                         )
         lost_recognitions = 0
         for (room, game, round_number, player_id), announcement in self.recognitions.items():

@@ -135,6 +135,7 @@ class Report:
     failures: list[str]
     latency_ms: dict[str, dict[str, float | int | None]]
     anomalies: dict[str, int]
+    anomaly_examples: list[str]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,6 +181,7 @@ class Report:
         lines += [f"  lost: {text}" for text in self.lost_examples[:10]]
         if self.anomalies:
             lines.append(f"  anomalies: {self.anomalies}")
+            lines += [f"  anomaly: {text}" for text in self.anomaly_examples[:5]]
         return "\n".join(lines)
 
 
@@ -262,4 +264,5 @@ def build_report(
         failures=list(tally.failures),
         latency_ms={name: percentiles(tally.latency[name]) for name in LATENCIES},
         anomalies=dict(ledger.anomalies),
+        anomaly_examples=list(ledger.anomaly_examples),
     )

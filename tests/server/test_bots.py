@@ -125,10 +125,14 @@ def test_ledger_counts_a_stroke_a_spectator_never_saw() -> None:
     ledger.round_ended(("ROOM1", 1, 1), 1.5)
     losses = ledger.losses()
     assert (losses.strokes, losses.recognitions) == (1, 0)
-    assert "s2 never got p1 stroke 0 batch ending t=120" in losses.examples[0]
+    assert "s2 never got p1 (bot) stroke 0 batch ending t=120" in losses.examples[0]
     assert ledger.late_rejection(ledger.rejections[0])  # answered 0.4 s before the host saw the end
     ledger.batch_rejected(("p1", 1, 1, 0, 10), "ROOM1", "wrong_phase", 0.1, 0.2)
     assert not ledger.late_rejection(ledger.rejections[1])  # refused while the round was open: a fault
+    ledger.batch_rejected(("p1", 1, 1, 0, 20), "ROOM1", "round_over", 0.1, 0.3, deadline=0.25)
+    assert ledger.late_rejection(ledger.rejections[2])  # answered after the deadline: the server was right
+    ledger.batch_rejected(("p1", 1, 1, 0, 30), "ROOM1", "round_over", 0.1, 0.2, deadline=0.5)
+    assert not ledger.late_rejection(ledger.rejections[3])  # "round over" before the deadline: a fault
 
 
 def test_ledger_excuses_a_member_that_was_away_past_the_round() -> None:

@@ -105,19 +105,21 @@ async def test_stroke_checks_phase_round_drawer_deadline_and_budget(redis_client
     store = _store(redis_client)
     _version, ends_at = await _room_in_round(store)
     entry = StrokeEntry("p_guest", 0, [[1.0, 2.0, 0.0]], False)
-    assert await store.append_stroke("CDF4HJ", 1, entry, time.time(), []) == 1
+    assert await store.append_stroke("CDF4HJ", 1, 1, entry, time.time(), []) == 1
     with pytest.raises(NotYourTurn):
-        await store.append_stroke("CDF4HJ", 2, entry, time.time(), [])
+        await store.append_stroke("CDF4HJ", 1, 2, entry, time.time(), [])
+    with pytest.raises(NotYourTurn):  # the same round number in another game (after a rematch)
+        await store.append_stroke("CDF4HJ", 2, 1, entry, time.time(), [])
     with pytest.raises(NotAPlayer):
-        await store.append_stroke("CDF4HJ", 1, StrokeEntry("p_stranger", 0, [], False), time.time(), [])
+        await store.append_stroke("CDF4HJ", 1, 1, StrokeEntry("p_stranger", 0, [], False), time.time(), [])
     with pytest.raises(GuessAfterDeadline):
-        await store.append_stroke("CDF4HJ", 1, entry, ends_at + 0.001, [])
+        await store.append_stroke("CDF4HJ", 1, 1, entry, ends_at + 0.001, [])
     # The very last millisecond still counts.
-    assert await store.append_stroke("CDF4HJ", 1, entry, ends_at, []) == 2
-    assert await store.append_stroke("CDF4HJ", 1, entry, time.time(), []) == 3
+    assert await store.append_stroke("CDF4HJ", 1, 1, entry, ends_at, []) == 2
+    assert await store.append_stroke("CDF4HJ", 1, 1, entry, time.time(), []) == 3
     with pytest.raises(DrawingTooLarge):
-        await store.append_stroke("CDF4HJ", 1, entry, time.time(), [])
-    entries, seq = await store.round_strokes("CDF4HJ", 1)
+        await store.append_stroke("CDF4HJ", 1, 1, entry, time.time(), [])
+    entries, seq = await store.round_strokes("CDF4HJ", 1, 1)
     assert seq == 3 and entries[0] == entry
 
 
@@ -126,7 +128,7 @@ async def test_stroke_in_the_lobby_is_wrong_phase(redis_client: aioredis.Redis) 
     state, _ = rules.create_room("CDF4HJ", "p_host", "host", RoomSettings(words=WORDS, rounds=1), time.time())
     await store.create(state)
     with pytest.raises(WrongPhase):
-        await store.append_stroke("CDF4HJ", 1, StrokeEntry("p_host", 0, [], False), time.time(), [])
+        await store.append_stroke("CDF4HJ", 1, 1, StrokeEntry("p_host", 0, [], False), time.time(), [])
 
 
 async def test_commit_publishes_in_the_same_step(redis_client: aioredis.Redis) -> None:
