@@ -30,13 +30,15 @@ DELEGATED = {
     "train": ("inference.train", "train the doodle model"),
     "evaluate": ("inference.evaluate", "evaluate models on held-out drawings"),
     "bots": ("server.bots", "load-test a server with bots that replay real drawings"),
+    "archive": ("server.archive", "manage the archive of consented drawings"),
 }
 DATA_COMMANDS = {"download": ("inference.download", "download official Quick, Draw! files")}
-ARCHIVE_COMMANDS = {"archive": ("server.archive", "manage the archive of consented drawings")}
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="doodle-party", description=__doc__.split("\n\n")[0].strip("`: "))
+    parser = argparse.ArgumentParser(
+        prog="doodle-party", description="One command line for every role of Doodle Party."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run a gateway: WebSocket, /healthz, /metrics and the web client")
     add_server_flags(serve)
@@ -53,10 +55,6 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
         if chosen == "data" and len(argv) > 1 and argv[1] == name:
             importlib.import_module(module).configure_parser(command)
             command.set_defaults(module=module)
-    archive = sub.add_parser("archive", help=ARCHIVE_COMMANDS["archive"][1])
-    if chosen == "archive":
-        importlib.import_module("server.archive").configure_parser(archive)
-        archive.set_defaults(module="server.archive")
     return parser
 
 
