@@ -159,7 +159,7 @@ def _xy_strokes(strokes: Iterable[np.ndarray]) -> tuple[np.ndarray, ...]:
 
 
 def load_corpus(
-    data_dir: str | Path,
+    data_dir: str | Path | Sequence[str | Path],
     labels: Sequence[str],
     split: Split,
     *,
@@ -167,10 +167,12 @@ def load_corpus(
     bitmaps: bool = False,
     max_per_class: int | None = None,
 ) -> Corpus:
-    """Read one split of the real data in `data_dir` (bucket or flat layout).
+    """Read one split of the real data in `data_dir` (bucket, flat or archive layout).
 
     Args:
-        data_dir: a Quick, Draw! folder as `inference.formats.discover` understands it.
+        data_dir: a Quick, Draw! folder as `inference.formats.discover` understands it, or several
+            (the official data beside the game's archive): they read as one, a key_id counted once.
+            Every drawing goes to its split by the same rule, archived ones included.
         labels: the model's classes; drawings of these get their label index.
         split: which split to keep.
         other_classes: also keep stroke drawings (and bitmaps) of every other class, with label -1.
@@ -187,9 +189,9 @@ def load_corpus(
     Raises:
         FileNotFoundError: `data_dir` does not exist.
     """
-    data_dir = Path(data_dir)
+    folders = [Path(data_dir)] if isinstance(data_dir, str | Path) else [Path(d) for d in data_dir]
     label_index = {word: i for i, word in enumerate(labels)}
-    by_word = load_drawings(data_dir, words=None if other_classes else list(labels))
+    by_word = load_drawings(folders, words=None if other_classes else list(labels))
     drawings: list[StrokeDrawing] = []
     held_out: dict[str, list[tuple[np.ndarray, ...]]] = {}
     for word in sorted(by_word):
@@ -208,7 +210,12 @@ def load_corpus(
             kept += 1
     bitmap_set = BitmapSet.concat([])
     if bitmaps:
-        bitmap_set = _load_bitmaps(data_dir, label_index, split, held_out, max_per_class, other_classes)
+        bitmap_set = BitmapSet.concat(
+            [
+                _load_bitmaps(folder, label_index, split, held_out, max_per_class, other_classes)
+                for folder in folders
+            ]
+        )
     return Corpus(tuple(labels), tuple(drawings), bitmap_set)
 
 

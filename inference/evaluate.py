@@ -195,7 +195,7 @@ def _keep(key_id: str | None, split: Split) -> bool:
 
 
 def collect_drawings(
-    data_dir: str | Path,
+    data_dir: str | Path | Sequence[str | Path],
     words: Sequence[str] | None = None,
     split: Split = "all",
     max_per_class: int | None = None,
@@ -203,18 +203,36 @@ def collect_drawings(
     """Every distinct drawing of `words` in `data_dir` (see the module docstring for the rules).
 
     Args:
-        data_dir: bucket or flat layout.
+        data_dir: bucket, flat or archive layout; or several such folders, read one after the other,
+            a key_id counted once.
         words: classes to read; None = every class found.
         split: "all", or only the drawings of one split of the project's held-out rule.
-        max_per_class: cap per class and source, first rows first (deterministic).
+        max_per_class: cap per class, source and folder, first rows first (deterministic).
 
     Returns:
-        Drawings, grouped by class, stroke drawings first.
+        Drawings, grouped by class (in the order of `words`, else sorted), stroke drawings first.
 
     Raises:
-        FileNotFoundError: `data_dir` is missing.
+        FileNotFoundError: a folder is missing.
     """
-    data_dir = Path(data_dir)
+    folders = [Path(data_dir)] if isinstance(data_dir, str | Path) else [Path(d) for d in data_dir]
+    seen: set[str] = set()
+    drawings: list[EvalDrawing] = []
+    for folder in folders:
+        for drawing in _collect_folder(folder, words, split, max_per_class):
+            if drawing.key_id is not None:
+                if drawing.key_id in seen:
+                    continue
+                seen.add(drawing.key_id)
+            drawings.append(drawing)
+    order = {word: i for i, word in enumerate(words or sorted({d.word for d in drawings}))}
+    return sorted(drawings, key=lambda d: order[d.word])  # stable: each folder's order within a class
+
+
+def _collect_folder(
+    data_dir: Path, words: Sequence[str] | None, split: Split, max_per_class: int | None
+) -> list[EvalDrawing]:
+    """`collect_drawings` for one folder."""
     files = discover(data_dir)
     wanted = sorted(files) if words is None else [w for w in words if w in files]
     drawings: list[EvalDrawing] = []
@@ -563,10 +581,22 @@ def _table(reports: Sequence[ModelReport]) -> str:
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add `doodle-party evaluate` options to `parser`."""
     parser.add_argument(
-        "--data", type=Path, required=True, help="Quick, Draw! folder (bucket or flat layout)"
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="Quick, Draw! folder (bucket or flat layout) or drawing archive; repeat to read several",
     )
     parser.add_argument(
         "--model", type=Path, default=None, help=f"checkpoint (default {DEFAULT_CHECKPOINT.name})"
+    )
+    parser.add_argument(
+        "--compare",
+        type=_named_checkpoint,
+        action="append",
+        default=[],
+        metavar="NAME=CHECKPOINT",
+        help="another checkpoint scored on the same drawings, e.g. without-archive=runs/a/model.pt",
     )
     parser.add_argument("--seed-model", type=Path, default=SEED_STATE_DICT, help="the seed's state_dict")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
@@ -602,6 +632,11 @@ def run(args: argparse.Namespace) -> int:
     wanted = sorted(set(ours.labels) | set(seed.labels)) if words is None else words
     drawings = collect_drawings(args.data, wanted, args.split, args.max_per_class or None)
     reports = [score_model(name, ours, drawings), score_model("seed", seed, drawings)]
+    reports += [score_model(other, Recognizer.load(path), drawings) for other, path in args.compare]
+    names = [report.name for report in reports]
+    if len(set(names)) < len(names):
+        print(f"two models share a name in {names}: rename with --compare NAME=...", file=sys.stderr)
+        return 2
     if not reports[0].n:
         print(f"no drawings of the model's classes in {args.data}", file=sys.stderr)
         return 1
@@ -621,7 +656,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         result = {
-            "data": str(args.data),
+            "data": [str(folder) for folder in args.data],
             "split": args.split,
             "models": {r.name: r.to_dict() for r in reports},
         }
@@ -634,6 +669,14 @@ def run(args: argparse.Namespace) -> int:
         notes = args.notes.read_text() if args.notes else ""
         write_model_card(args.model_card, ours, reports, figures, command, notes)
     return 0
+
+
+def _named_checkpoint(text: str) -> tuple[str, Path]:
+    """Parse ``--compare NAME=CHECKPOINT``."""
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path or name == "seed":
+        raise argparse.ArgumentTypeError(f"expected NAME=CHECKPOINT (NAME not 'seed'), got {text!r}")
+    return name, Path(path)
 
 
 def _targets(ours: ModelReport, seed: ModelReport) -> str:

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -94,8 +95,8 @@ class DatasetFiles:
 
     Attributes:
         word: the class name, spaces kept.
-        simplified: simplified ndjson (plain or gzipped).
-        raw: raw ndjson (plain or gzipped).
+        simplified: simplified ndjson (plain or gzipped), or a folder of them (partitioned layout).
+        raw: raw ndjson (plain or gzipped), or a folder of them (partitioned layout).
         bitmap: numpy_bitmap ``.npy``.
         sketchrnn: sketch-rnn ``.npz``.
     """
@@ -227,10 +228,13 @@ def read_sketchrnn(path: str | Path) -> dict[str, list[list[np.ndarray]]]:
 def discover(data_dir: str | Path) -> dict[str, DatasetFiles]:
     """Find the Quick, Draw! files under a directory, grouped by class.
 
-    Two layouts are recognised, and may be mixed (the bucket layout wins for a word found in both):
+    Three layouts are recognised, and may be mixed (the bucket layout wins for a word found in both):
 
     - the bucket layout: ``simplified/<word>.ndjson[.gz]``, ``raw/<word>.ndjson[.gz]``,
       ``numpy_bitmap/<word>.npy``, ``sketchrnn/<word>.npz``;
+    - the partitioned layout of the game's drawing archive (``server/archive``):
+      ``simplified/<word>/<day>/<segment>.ndjson`` and the same under ``raw/``; every ``.ndjson``
+      below ``simplified/<word>/`` belongs to the word, whose name may be percent-escaped;
     - flat download names in ``data_dir`` itself: ``full_simplified_<word>.ndjson[.gz]``,
       ``full_raw_<word>.ndjson[.gz]``, ``full_numpy_bitmap_<word>.npy``, ``sketchrnn_<word>.npz``
       or ``<word>.npz``.
@@ -260,6 +264,9 @@ def discover(data_dir: str | Path) -> dict[str, DatasetFiles]:
         for suffix in (".ndjson", ".ndjson.gz"):
             for path in _files(root / kind, suffix):
                 add(path.name[: -len(suffix)], kind, path)
+    for kind in ("simplified", "raw"):
+        for folder in _folders(root / kind):
+            add(unquote(folder.name), kind, folder)
     for path in _files(root / "numpy_bitmap", ".npy"):
         add(path.name[: -len(".npy")], "bitmap", path)
     for path in _files(root / "sketchrnn", ".npz"):
@@ -298,7 +305,9 @@ def discover(data_dir: str | Path) -> dict[str, DatasetFiles]:
     }
 
 
-def load_drawings(data_dir: str | Path, words: Iterable[str] | None = None) -> dict[str, list[DrawingRecord]]:
+def load_drawings(
+    data_dir: str | Path | Sequence[str | Path], words: Iterable[str] | None = None
+) -> dict[str, list[DrawingRecord]]:
     """Every stroke drawing per class, deduplicated by ``key_id``, all in the simplified space.
 
     A drawing found in the simplified file keeps those strokes (they are Google's own). A drawing
@@ -307,37 +316,63 @@ def load_drawings(data_dir: str | Path, words: Iterable[str] | None = None) -> d
     ``raw_strokes``. Order: the simplified file's order, then raw-only drawings in the raw order.
     Bitmap and sketch-rnn files are not stroke drawings with ids and are not included.
 
+    Several folders (the official data beside the game's archive, say) read as one: a class's
+    drawings are those of the first folder, then the others' in turn, a key_id counted once.
+
     Args:
-        data_dir: a directory in either layout accepted by ``discover``.
+        data_dir: a directory in any layout accepted by ``discover``, or a sequence of them.
         words: the classes to load; None loads every class that has a simplified or raw file.
 
     Returns:
         Word -> drawings, in the order of ``words`` (or sorted by word).
 
     Raises:
-        FileNotFoundError: ``data_dir`` is missing, or a requested word has no simplified/raw file.
+        FileNotFoundError: a directory is missing, or a requested word has no simplified or raw file
+            in any of them.
         DataFormatError: a file is malformed.
     """
-    files = discover(data_dir)
+    folders = [data_dir] if isinstance(data_dir, str | Path) else list(data_dir)
+    found = [discover(folder) for folder in folders]
+    has_strokes = [{w for w, f in files.items() if f.simplified or f.raw} for files in found]
+    available = set().union(*has_strokes)
     if words is None:
-        selected = [word for word, found in files.items() if found.simplified or found.raw]
+        selected = sorted(available)
     else:
         selected = list(dict.fromkeys(words))
-        missing = [w for w in selected if w not in files or not (files[w].simplified or files[w].raw)]
+        missing = [w for w in selected if w not in available]
         if missing:
-            raise FileNotFoundError(f"no simplified or raw drawings for {missing} in {data_dir}")
-    return {word: _merge_word(files[word]) for word in selected}
+            where = ", ".join(str(folder) for folder in folders)
+            raise FileNotFoundError(f"no simplified or raw drawings for {missing} in {where}")
+    result: dict[str, list[DrawingRecord]] = {}
+    for word in selected:
+        merged: dict[str, DrawingRecord] = {}
+        for files, words_here in zip(found, has_strokes, strict=True):
+            if word in words_here:
+                for record in _merge_word(files[word]):
+                    merged.setdefault(record.key_id, record)
+        result[word] = list(merged.values())
+    return result
+
+
+def _read_ndjson_files(path: Path) -> Iterator[DrawingRecord]:
+    """The drawings of one ndjson file, or of every ``.ndjson`` below a partitioned folder in name
+    order (days sort by date); a folder's raw and simplified files may each be the other kind."""
+    if not path.is_dir():
+        yield from read_ndjson(path)
+        return
+    for file in sorted(p for p in path.rglob("*.ndjson*") if p.is_file() and not p.name.endswith(".part")):
+        yield from read_ndjson(file)
 
 
 def _merge_word(found: DatasetFiles) -> list[DrawingRecord]:
     """One class's drawings from its simplified and raw files, merged by key_id (see load_drawings)."""
     merged: dict[str, DrawingRecord] = {}
     if found.simplified is not None:
-        for record in read_ndjson(found.simplified):
+        for record in _read_ndjson_files(found.simplified):
             merged.setdefault(record.key_id, record)
     raw_only: list[DrawingRecord] = []
     if found.raw is not None:
-        for raw in read_ndjson(found.raw):
+        for raw in _read_ndjson_files(found.raw):
             known = merged.get(raw.key_id)
             if known is None:
                 merged[raw.key_id] = raw  # placeholder, keeps the order; simplified below
@@ -442,6 +477,13 @@ def _files(folder: Path, suffix: str) -> Sequence[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix))
+
+
+def _folders(folder: Path) -> Sequence[Path]:
+    """Folders directly in ``folder`` (hidden ones skipped), sorted; none if no folder."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def _optional_str(value: Any) -> str | None:

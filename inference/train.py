@@ -72,7 +72,8 @@ class TrainConfig:
     """Every setting of a training run; stored in the checkpoint it produces.
 
     Attributes:
-        data_dir: Quick, Draw! folder (bucket or flat layout).
+        data_dirs: Quick, Draw! folders (bucket, flat or archive layout), read as one: the official
+            data and any number of the game's drawing archives.
         out_dir: where last.pt (resumable state) and best.pt (best on validation) go.
         labels: the model's classes in output order.
         model: the student's architecture.
@@ -95,7 +96,7 @@ class TrainConfig:
             says complete drawings need (`choose_blend`); needs `init_seed` and a teacher.
     """
 
-    data_dir: Path
+    data_dirs: tuple[Path, ...]
     out_dir: Path
     labels: tuple[str, ...] = SEED_LABELS
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -119,7 +120,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the checkpoint's training metadata."""
         data = asdict(self)
-        data["data_dir"] = str(self.data_dir)
+        data["data_dirs"] = [str(folder) for folder in self.data_dirs]
         data["out_dir"] = str(self.out_dir)
         data["teacher"] = None if self.teacher is None else str(self.teacher)
         data["labels"] = list(self.labels)
@@ -407,7 +408,7 @@ def main(
     started = time.perf_counter()
 
     train = load_corpus(
-        config.data_dir,
+        config.data_dirs,
         config.labels,
         "train",
         other_classes=config.other_classes,
@@ -416,7 +417,7 @@ def main(
     )
     val = build_eval_set(
         load_corpus(
-            config.data_dir,
+            config.data_dirs,
             config.labels,
             "val",
             bitmaps=config.bitmaps_per_class > 0,
@@ -505,7 +506,11 @@ def main(
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add `doodle-party train` options to `parser`."""
     parser.add_argument(
-        "--data", type=Path, required=True, help="Quick, Draw! folder (bucket or flat layout)"
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="Quick, Draw! folder (bucket or flat layout) or drawing archive; repeat to train on several",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("runs/doodle20"), help="run folder (last.pt, best.pt)"
@@ -549,7 +554,7 @@ def _command_line() -> str:
 def run(args: argparse.Namespace) -> int:
     """Run `doodle-party train` with parsed `args`; returns the exit status."""
     config = TrainConfig(
-        data_dir=args.data,
+        data_dirs=tuple(args.data),
         out_dir=args.out,
         labels=tuple(word.strip() for word in args.labels.split(",") if word.strip()),
         model=ModelConfig(arch=args.arch, num_classes=len(args.labels.split(","))),

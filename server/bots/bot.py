@@ -335,6 +335,8 @@ class Bot:
             "name": self.name,
             "canvas": list(self.fleet.options.canvas),
         }
+        if self.fleet.options.archive:
+            hello["consent"] = {"archive": True}
         if resume and self.token:
             hello["resume"] = self.token
         await self.send(hello)

@@ -28,6 +28,8 @@ class BotOptions:
         duration_s: hosts rematch until this much time has passed since the start; 0 plays one game.
         rounds, round_seconds, results_seconds, words, show_drawings: the room settings the hosts use
             (None: the server's default).
+        archive: rooms archive their drawings and every bot consents in ``hello``: fills the
+            server's drawing archive with the replayed drawings (to exercise or seed it).
         stagger_s: each host starts its first game after a random delay of up to this long, so rooms
             do not all start their rounds at the same moment (real parties do not).
         wrong_share: share of players that draw something other than the round's word.
@@ -56,6 +58,7 @@ class BotOptions:
     results_seconds: int | None = None
     words: tuple[str, ...] | None = None
     show_drawings: bool = True
+    archive: bool = False
     stagger_s: float = 10.0
     wrong_share: float = 0.1
     churn: float = 0.0
@@ -110,6 +113,8 @@ class BotOptions:
             "max_spectators": max(32, self.spectators),
             "show_drawings": self.show_drawings,
         }
+        if self.archive:
+            settings["archive"] = True
         if self.results_seconds is not None:
             settings["results_seconds"] = self.results_seconds
         return settings
@@ -142,6 +147,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--stagger", type=float, default=defaults.stagger_s, help="spread first game starts over this many s"
     )
     p.add_argument("--hide-drawings", action="store_true", help="rooms with show_drawings false")
+    p.add_argument("--archive", action="store_true", help="rooms that archive drawings, every bot consenting")
     p.add_argument(
         "--wrong-share",
         type=float,
@@ -189,6 +195,7 @@ def options_from_args(args: argparse.Namespace) -> BotOptions:
         words=words,
         stagger_s=args.stagger,
         show_drawings=not args.hide_drawings,
+        archive=args.archive,
         wrong_share=args.wrong_share,
         churn=args.churn,
         churn_interval_s=args.churn_interval,

@@ -107,6 +107,7 @@ async def run_bots(options: BotOptions, progress_to: TextIO = sys.stderr) -> Rep
         "round_seconds": options.round_seconds,
         "results_seconds": options.results_seconds,
         "show_drawings": options.show_drawings,
+        "archive": options.archive,
         "words": list(words),
         "wrong_share": options.wrong_share,
         "churn": options.churn,

@@ -261,6 +261,33 @@ def test_discover_flat_names(quickdraw_dir: Path, tmp_path: Path) -> None:
     assert len(load_drawings(tmp_path, ["ice cream"])["ice cream"]) == 16
 
 
+def test_partitioned_layout_and_several_folders(quickdraw_dir: Path, tmp_path: Path) -> None:
+    """Folders of ndjson files per word (the game archive's layout) read as that word's files, and
+    several data folders read as one, a key_id counted once and a word missing from one allowed."""
+    records = list(read_ndjson(quickdraw_dir / "simplified" / "cup.ndjson.gz"))
+    lines = [json.dumps({"word": r.word, "key_id": r.key_id, "drawing": [s.T.tolist() for s in r.strokes]})
+             for r in records]  # fmt: skip
+    for day, part in (("2026-11-24", lines[:5]), ("2026-11-25", lines[5:8])):
+        folder = tmp_path / "archive" / "simplified" / "cup" / day
+        folder.mkdir(parents=True)
+        (folder / "1-0.ndjson").write_text("\n".join(part) + "\n")
+    (tmp_path / "archive" / "simplified" / ".tmp").mkdir()
+    files = discover(tmp_path / "archive")
+    assert list(files) == ["cup"] and files["cup"].simplified == tmp_path / "archive" / "simplified" / "cup"
+    archived = load_drawings(tmp_path / "archive")["cup"]
+    assert [r.key_id for r in archived] == [r.key_id for r in records[:8]]
+
+    (tmp_path / "archive" / "simplified" / "cup" / "2026-11-25" / "2-0.ndjson").write_text(
+        json.dumps({"word": "cup", "key_id": "1000000000000000001", "drawing": [[[0, 9], [0, 9]]]}) + "\n"
+    )
+    both = load_drawings([quickdraw_dir, tmp_path / "archive"], ["cup", "apple"])
+    assert len(both["apple"]) == 59  # only in the official folder
+    assert len(both["cup"]) == 26 + 1  # the archive's copies of official cups count once
+    assert both["cup"][-1].key_id == "1000000000000000001"
+    with pytest.raises(FileNotFoundError, match="unicorn"):
+        load_drawings([quickdraw_dir, tmp_path / "archive"], ["unicorn"])
+
+
 def test_discover_missing_dir(tmp_path: Path) -> None:
     """A missing data directory is a FileNotFoundError naming it."""
     with pytest.raises(FileNotFoundError, match="nowhere"):

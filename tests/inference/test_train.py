@@ -28,7 +28,7 @@ TINY_RECIPE = RenderRecipe(variants_labelled=2)
 
 def _config(tmp_path: Path, quickdraw_dir: Path, seed_model_path: Path) -> TrainConfig:
     return TrainConfig(
-        data_dir=quickdraw_dir,
+        data_dirs=(quickdraw_dir,),
         out_dir=tmp_path,
         model=TINY_MODEL,
         init_seed=False,

@@ -26,7 +26,10 @@ from game.errors import NotAPlayer
 from game.events import RoundEnded
 from game.settings import RoomSettings
 from game.state import Role, RoomState
+from inference.dataset import load_corpus, split_of
+from inference.evaluate import collect_drawings
 from inference.formats import load_drawings, read_ndjson
+from inference.model import SEED_LABELS
 from inference.simplify import simplify_raw
 from server.app import running_server
 from server.archive import (
@@ -352,6 +355,35 @@ def test_archive_as_dataset_merges_days_and_segments(
     assert len({r.key_id for r in records}) == 4
 
 
+def test_training_and_evaluation_read_the_archive_beside_official_data(
+    tmp_path: Path, quickdraw_dir: Path, raw_drawings: dict[str, list[list[np.ndarray]]]
+) -> None:
+    """`train --data OFFICIAL --data ARCHIVE` and `evaluate` read an archive as it is written: each
+    archived drawing lands in the split its key_id gives, beside the official drawings."""
+    root = tmp_path / "archive"
+    archive = open_archive(root)
+    keys = []
+    for index, strokes in enumerate(raw_drawings["apple"] + raw_drawings["cloud"]):
+        word = "apple" if index < len(raw_drawings["apple"]) else "cloud"
+        keys += archive.write_segment(_segment(f"{index}-0", word, time.time(), strokes, f"p_{index}"))
+    splits = ("train", "val", "test")
+    both = {split: load_corpus([quickdraw_dir, root], SEED_LABELS, split) for split in splits}
+    official = {split: load_corpus(quickdraw_dir, SEED_LABELS, split) for split in splits}
+    for split, corpus in both.items():
+        archived = {d.key_id for d in corpus.drawings} - {d.key_id for d in official[split].drawings}
+        assert archived == {key for key in keys if split_of(key) == split}
+    assert {split_of(key) for key in keys} >= {"train"}
+
+    evaluated = collect_drawings([quickdraw_dir, root], ["apple", "cloud"], split="all", max_per_class=None)
+    assert set(keys) <= {d.key_id for d in evaluated}
+    assert [d.word for d in evaluated] == sorted((d.word for d in evaluated), key=["apple", "cloud"].index)
+
+    for command in ("train", "evaluate"):
+        argv = [command, "--data", str(quickdraw_dir), "--data", str(root)]
+        args = build_parser(argv).parse_args(argv)
+        assert args.data == [quickdraw_dir, root]
+
+
 # ---------------------------------------------------------------------- crashes
 
 
@@ -531,6 +563,7 @@ async def test_real_game_archives_consented_drawing_and_forget_me_removes_it(
         await _eventually(lambda: bool(list(iter_archive(tmp_path))), timeout=10)
         (record,) = iter_archive(tmp_path)
         assert record.word == "apple" and record.recognized is True and record.raw_strokes is not None
+        assert [r.key_id for r in load_drawings(tmp_path)["apple"]] == [record.key_id]  # what train reads
         for path in (tmp_path / "simplified").rglob("*.ndjson"):
             assert [r.key_id for r in read_ndjson(path)] == [record.key_id]
         everything = b"".join(path.read_bytes() for path in _archive_files(tmp_path))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from inference.formats import DrawingRecord, load_drawings
 from server.app import running_server
 from server.bots import configure_parser
 from server.bots.ledger import Ledger
@@ -208,8 +210,8 @@ def test_command_line_reads_every_option(tmp_path: Path) -> None:
             "--rooms", "5", "--players", "6", "--spectators", "2", "--duration", "12.5", "--stagger", "3",
             "--rounds", "2", "--round-seconds", "9", "--results-seconds", "1", "--words", "apple, cloud",
             "--wrong-share", "0.25", "--churn", "0.5", "--churn-interval", "4", "--ramp", "50",
-            "--msgpack", "--hide-drawings", "--canvas", "400x700", "--json", str(tmp_path / "r.json"),
-            "--data", str(tmp_path), "--seed", "7", "--quiet",
+            "--msgpack", "--hide-drawings", "--archive", "--canvas", "400x700",
+            "--json", str(tmp_path / "r.json"), "--data", str(tmp_path), "--seed", "7", "--quiet",
         ]
     )  # fmt: skip
     assert options.urls == ("ws://127.0.0.1:1/", "ws://127.0.0.1:2/", "ws://127.0.0.1:3/")
@@ -219,6 +221,8 @@ def test_command_line_reads_every_option(tmp_path: Path) -> None:
     assert options.msgpack and not options.show_drawings and not options.progress
     assert options.canvas == (400, 700) and options.seed == 7 and options.stagger_s == 3
     assert options.room_settings(("apple", "cloud"))["show_drawings"] is False
+    assert options.archive and options.room_settings(("apple",))["archive"] is True
+    assert "archive" not in parse([]).room_settings(("apple",))
 
 
 @pytest.mark.parametrize(
@@ -240,9 +244,10 @@ def test_command_line_refuses_values_the_protocol_refuses(argv: list[str]) -> No
 # ---------------------------------------------------------------------------------------------- real run
 
 
-async def test_bots_play_whole_games_against_a_real_server(redis_url: str) -> None:
-    """3 rooms of 3 players + 1 spectator, some churning: games end, drawings recognized, nothing lost."""
-    async with running_server(Settings(port=0, redis_url=redis_url)) as server:
+async def test_bots_play_whole_games_against_a_real_server(redis_url: str, tmp_path: Path) -> None:
+    """3 rooms of 3 players + 1 spectator, some churning: games end, drawings recognized, nothing lost;
+    with --archive the rooms fill the drawing archive that `train --data` reads."""
+    async with running_server(Settings(port=0, redis_url=redis_url, archive_dir=tmp_path)) as server:
         options = BotOptions(
             urls=(server.url,),
             rooms=3,
@@ -259,9 +264,16 @@ async def test_bots_play_whole_games_against_a_real_server(redis_url: str) -> No
             churn_pause_s=0.3,
             ramp=200,
             data_dir=SHIPPED_DATA_DIR,
+            archive=True,
             progress=False,
         )
         report = await run_bots(options)
+        archived: dict[str, list[DrawingRecord]] = {}
+        for _ in range(100):  # the archiver writes each finished round off the event loop
+            archived = load_drawings(tmp_path) if (tmp_path / "simplified").is_dir() else {}
+            if sum(map(len, archived.values())) >= report.rounds_played:
+                break
+            await asyncio.sleep(0.1)
     assert report.failures == [], report.render()
     assert report.games_started == report.games_completed == 3
     assert report.rounds_played == 6
@@ -276,3 +288,6 @@ async def test_bots_play_whole_games_against_a_real_server(redis_url: str) -> No
     assert report.latency_ms["stroke_to_guess"]["count"] > 20
     assert report.churn_drops >= 1 and report.resumes == report.churn_drops
     assert report.ok
+    # Every round leaves at least one player's drawing; none beyond the 3 players of each round.
+    assert report.rounds_played <= sum(map(len, archived.values())) <= 3 * report.rounds_played
+    assert set(archived) <= set(DEFAULT_WORDS)
