@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import io
 import itertools
 import json
@@ -181,6 +182,7 @@ class Window:
         self.cpu_started = 0.0
         self.latencies: list[float] = []
         self.errors = 0
+        self.closed: tuple[float, float] | None = None
 
     @property
     def running(self) -> bool:
@@ -194,10 +196,13 @@ class Window:
             self.latencies.append(latency_s)
 
     def close(self) -> tuple[float, float]:
-        """(wall seconds, CPU seconds) of the window."""
-        if self.started is None:
-            return 0.0, 0.0
-        return time.perf_counter() - self.started, self.cpu() - self.cpu_started
+        """(wall seconds, CPU seconds) of the window, as of the first call (before processes stop)."""
+        if self.closed is None:
+            if self.started is None:
+                self.closed = (0.0, 0.0)
+            else:
+                self.closed = (time.perf_counter() - self.started, self.cpu() - self.cpu_started)
+        return self.closed
 
 
 @dataclass
@@ -265,12 +270,18 @@ async def drive_service(
     service = make_service(on_result)
     await service.start()
     ids = itertools.count()
+    # As the gateway holds a drawing: float32 (n, 3) arrays, each message's points converted once
+    # when it arrives (server/gateway.py), not at every recognition.
+    held = [
+        (word, [np.asarray(stroke, np.float32).reshape(-1, 3) for stroke in strokes])
+        for word, strokes in updates
+    ]
     loop = asyncio.get_running_loop()
 
     async def player(index: int) -> None:
         cursor = index * 7919
         while window.running:
-            word, strokes = updates[cursor % len(updates)]
+            word, strokes = held[cursor % len(updates)]
             cursor += 1
             job_id = f"{index}-{next(ids)}"
             future = loop.create_future()
@@ -293,6 +304,7 @@ async def drive_service(
             window.record(time.time() - result.submitted_at)
 
     await asyncio.gather(*(player(index) for index in range(players)))
+    window.close()  # before the service stops its processes
     stats = service.batcher.stats if isinstance(service, LocalRecognition) else None
     await service.aclose()
     return stats.avg_batch_size if stats else None
@@ -383,21 +395,34 @@ async def run_embedded(
     max_batch: int,
     wait: float,
     threads: int,
+    processes: int,
 ) -> Outcome:
+    services: list[LocalRecognition] = []
+
     def make(on_result: OnResult) -> LocalRecognition:
-        return LocalRecognition(
+        service = LocalRecognition(
             recognizer,
             on_result=on_result,
             max_batch=max_batch,
             max_wait_ms=wait,
             guess_interval_ms=0,
             torch_threads=threads,
+            processes=processes,
+            load_model=functools.partial(Recognizer.load, args.checkpoint),
         )
+        services.append(service)
+        return service
 
-    window = Window(args.warmup, args.duration, self_cpu)
+    def cpu() -> float:  # this process and the recognition processes (started before the window)
+        pool = services[0].pool if services else None
+        return self_cpu() + sum(process_cpu(pid) for pid in (pool.pids if pool else []))
+
+    window = Window(args.warmup, args.duration, cpu)
     avg_batch = await drive_service(make, updates, args.players, window, "bench")
+    where = f"{processes} process{'es' if processes > 1 else ''}" if processes else "a thread"
     return summarize(
-        f"embedded batch<={max_batch} wait {wait:g} ms, {threads} torch thread{'s' if threads > 1 else ''}",
+        f"embedded batch<={max_batch} wait {wait:g} ms, {threads} torch thread{'s' if threads > 1 else ''}"
+        f" in {where}",
         "embedded",
         window,
         args.players,
@@ -555,9 +580,12 @@ async def main_async(args: argparse.Namespace) -> None:
         if not args.skip_baseline:
             for threads in args.baseline_threads:
                 outcomes.append(await run_baseline(args, pngs, threads))
-        for threads in args.embedded_threads:
-            for max_batch, wait in parse_batch_settings(args.embedded):
-                outcomes.append(await run_embedded(args, recognizer, updates, max_batch, wait, threads))
+        for processes in args.processes:
+            for threads in args.embedded_threads:
+                for max_batch, wait in parse_batch_settings(args.embedded):
+                    outcomes.append(
+                        await run_embedded(args, recognizer, updates, max_batch, wait, threads, processes)
+                    )
         if args.workers:
             with EmbeddedRedis() as redis_server:
                 for count in args.workers:
@@ -592,6 +620,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--embedded-threads", type=int, nargs="*", default=[1], help="torch threads, embedded"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="*",
+        default=[0],
+        help="embedded: recognition child processes (0 = a thread of the gateway process)",
     )
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2], help="worker process counts")
     parser.add_argument(

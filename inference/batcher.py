@@ -20,6 +20,9 @@ Rules:
 - Bounded memory: ordinary requests beyond `max_pending` distinct keys raise `Overloaded` at once;
   callers degrade by asking less often, never by queueing more.
 - Exceptions propagate: when `predict_batch` raises, every caller of that batch gets the exception.
+- Concurrency. One batch runs at a time by default (batches in one process contend for its GIL);
+  with `concurrency` N and an executor of N processes, up to N batches run at once, the next one
+  filling meanwhile as before.
 
 Errors::
 
@@ -168,9 +171,10 @@ class MicroBatcher(Generic[Req, Res]):
         max_wait_ms: longest time the oldest pending request waits for a batch to fill. 0 runs
             whatever is pending as soon as the previous batch is done.
         max_pending: most distinct keys queued at once for ordinary requests (see module docstring).
-        executor: where `predict_batch` runs; default: a private one-thread pool. Batches run one at a
-            time either way: rasterizing holds the GIL, so a second batch in the same process would not
-            finish sooner. Scale out with more processes (server/worker.py).
+        executor: where `predict_batch` runs; default: a private one-thread pool.
+        concurrency: most batches running at once. Keep 1 for threads: rasterizing holds the GIL, so
+            a second batch in the same process would not finish sooner. Set it to the number of
+            processes of a process executor (`inference.processes.ProcessPool`).
         on_batch: called on the event loop after every batch (metrics, logs); must not block.
     """
 
@@ -182,8 +186,11 @@ class MicroBatcher(Generic[Req, Res]):
         max_wait_ms: float = 4.0,
         max_pending: int = 2048,
         executor: concurrent.futures.Executor | None = None,
+        concurrency: int = 1,
         on_batch: Callable[[BatchReport], None] | None = None,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         if max_wait_ms < 0:
@@ -196,6 +203,7 @@ class MicroBatcher(Generic[Req, Res]):
         self.max_pending = max_pending
         self._executor = executor
         self._own_executor = executor is None
+        self.concurrency = concurrency
         self._on_batch = on_batch
         # Two queues so deciding requests jump the line; a key lives in at most one of them.
         self._urgent: OrderedDict[Hashable, _Slot[Req, Res]] = OrderedDict()
@@ -389,49 +397,75 @@ class MicroBatcher(Generic[Req, Res]):
         return batch
 
     async def _batch_loop(self) -> None:
+        free = asyncio.Semaphore(self.concurrency)
+        running: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            free.release()
+
+        try:
+            while True:
+                # Take the next batch only when it can run: until then it keeps filling.
+                await free.acquire()
+                if not await self._wait_batch_ready():
+                    break
+                batch = self._take_batch()
+                if not batch:
+                    free.release()
+                    continue
+                task = asyncio.create_task(self._run_batch(batch), name="micro-batch")
+                running.add(task)
+                task.add_done_callback(finished)
+            if running:
+                await asyncio.wait(running)
+        except asyncio.CancelledError:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running)
+            raise
+
+    async def _run_batch(self, batch: list[tuple[Hashable, _Slot[Req, Res]]]) -> None:
         loop = asyncio.get_running_loop()
-        while await self._wait_batch_ready():
-            batch = self._take_batch()
-            if not batch:
-                continue
-            started = time.monotonic()
-            requests = [slot.request for _key, slot in batch]
-            self._running = len(batch)
-            failure: BaseException | None = None
-            results: Sequence[Res] = ()
-            try:
-                results = await loop.run_in_executor(self._executor, self._predict_batch, requests)
-                if len(results) != len(requests):
-                    raise ValueError(f"predict_batch returned {len(results)} results for {len(requests)}")
-            except asyncio.CancelledError:
-                for _key, slot in batch:
-                    if not slot.future.done():
-                        slot.future.set_exception(BatcherClosed("the batcher was cancelled mid-batch"))
-                raise
-            except Exception as exc:  # handed to every caller of this batch, never swallowed
-                failure = exc
-            finally:
-                self._running = 0
-            inference_s = time.monotonic() - started
-            for index, (_key, slot) in enumerate(batch):
-                if slot.future.done():
-                    continue  # its caller was cancelled
-                if failure is not None:
-                    slot.future.set_exception(failure)
-                else:
-                    slot.future.set_result(results[index])
-            self._batches += 1
-            self._items += len(batch)
-            self._last_batch_size = len(batch)
-            self._latencies_s.append(inference_s)
-            if self._on_batch is not None:
-                self._on_batch(
-                    BatchReport(
-                        size=len(batch),
-                        deciding=sum(1 for _key, slot in batch if slot.deciding),
-                        queue_wait_s=max(started - slot.enqueued_at for _key, slot in batch),
-                        inference_s=inference_s,
-                        pending_after=self.pending,
-                        failed=failure is not None,
-                    )
+        started = time.monotonic()
+        requests = [slot.request for _key, slot in batch]
+        self._running += len(batch)
+        failure: BaseException | None = None
+        results: Sequence[Res] = ()
+        try:
+            results = await loop.run_in_executor(self._executor, self._predict_batch, requests)
+            if len(results) != len(requests):
+                raise ValueError(f"predict_batch returned {len(results)} results for {len(requests)}")
+        except asyncio.CancelledError:
+            for _key, slot in batch:
+                if not slot.future.done():
+                    slot.future.set_exception(BatcherClosed("the batcher was cancelled mid-batch"))
+            raise
+        except Exception as exc:  # handed to every caller of this batch, never swallowed
+            failure = exc
+        finally:
+            self._running -= len(batch)
+        inference_s = time.monotonic() - started
+        for index, (_key, slot) in enumerate(batch):
+            if slot.future.done():
+                continue  # its caller was cancelled
+            if failure is not None:
+                slot.future.set_exception(failure)
+            else:
+                slot.future.set_result(results[index])
+        self._batches += 1
+        self._items += len(batch)
+        self._last_batch_size = len(batch)
+        self._latencies_s.append(inference_s)
+        if self._on_batch is not None:
+            self._on_batch(
+                BatchReport(
+                    size=len(batch),
+                    deciding=sum(1 for _key, slot in batch if slot.deciding),
+                    queue_wait_s=max(started - slot.enqueued_at for _key, slot in batch),
+                    inference_s=inference_s,
+                    pending_after=self.pending,
+                    failed=failure is not None,
                 )
+            )

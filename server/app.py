@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -74,6 +75,8 @@ def build_recognition(settings: Settings, redis_url: str, on_result: OnResult) -
         max_wait_ms=settings.max_wait_ms,
         guess_interval_ms=settings.guess_interval_ms,
         threshold=settings.recognition_threshold,
+        processes=settings.recognition_processes,
+        load_model=functools.partial(Recognizer.load, settings.checkpoint),
     )
 
 

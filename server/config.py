@@ -47,6 +47,8 @@ class Settings:
     checkpoint: Path | None = None  # None: the shipped default model
     max_batch: int = 64
     max_wait_ms: float = 4.0
+    # Embedded only: child processes that run the model (0: a thread of the gateway process).
+    recognition_processes: int = 0
     guess_interval_ms: float = 150.0
     recognition_threshold: float = 0.5
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import redis.asyncio as aioredis
 import structlog
 from websockets.asyncio.server import ServerConnection
@@ -106,9 +107,10 @@ class Client:
     seen_stroke: tuple[str, int] = ("", 0)  # (round id, last stroke batch in the snapshot)
     # The game (rematch count) this client was last told about: a stroke's round is within it.
     game_number: int = 0
-    # The current round's drawing, stroke index -> [[x, y, t], ...], fed to the recognizer.
+    # The current round's drawing, stroke index -> its batches as float32 (n, 3) x, y, t arrays, fed
+    # to the recognizer. Each batch is converted once, when it arrives, not at every recognition.
     drawing_round: int = 0
-    drawing: dict[int, list[list[float]]] = field(default_factory=dict)
+    drawing: dict[int, list[np.ndarray]] = field(default_factory=dict)
     # Room events that arrived while this client's snapshot was being built.
     held: list[RoomEnvelope] | None = None
     outbox: asyncio.Queue[wire.WireFrame] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
@@ -571,7 +573,7 @@ class Gateway:
         if client.drawing_round != batch.round:
             client.drawing_round = batch.round
             client.drawing.clear()
-        client.drawing.setdefault(batch.stroke, []).extend(points)
+        client.drawing.setdefault(batch.stroke, []).append(_point_array(batch.points))
         local = self.rooms.get(code)
         state = local.state if local is not None else None
         word = state.round.word if state is not None and state.round is not None else None
@@ -583,7 +585,7 @@ class Gateway:
                 player_id=player_id,
                 round=batch.round,
                 target_word=word,
-                strokes=[client.drawing[index] for index in sorted(client.drawing)],
+                strokes=[_joined(client.drawing[index]) for index in sorted(client.drawing)],
                 canvas=client.canvas,
                 # A finished stroke is what a recognition is decided on: never shed under load.
                 deciding=batch.end,
@@ -671,7 +673,7 @@ class Gateway:
                 client.drawing.clear()
                 for e in entries:
                     if e.player_id == client.player_id:
-                        client.drawing.setdefault(e.stroke, []).extend(e.points)
+                        client.drawing.setdefault(e.stroke, []).append(_point_array(e.points))
         client.seen_version = version
         client.game_number = state.game_number
         client.seen_stroke = (round_id(state.game_number, state.round.number) if state.round else "", seq)
@@ -821,3 +823,13 @@ def _apply_commands(
     except DoodleError as exc:
         return current, events, exc
     return after, events + more, None
+
+
+def _point_array(points: Sequence[Sequence[float]]) -> np.ndarray:
+    """A batch of [x, y, t] points as the recognizer takes them: float32 (n, 3)."""
+    return np.array(points, dtype=np.float32).reshape(-1, 3)
+
+
+def _joined(batches: list[np.ndarray]) -> np.ndarray:
+    """One stroke's points from its batches (a new array whenever there are several)."""
+    return batches[0] if len(batches) == 1 else np.concatenate(batches)

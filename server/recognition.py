@@ -3,7 +3,9 @@
 One service, two deployments, one code path:
 
 - `LocalRecognition` (embedded, the default of `serve`): a `MicroBatcher` in this process runs
-  `recognize_batch` in a worker thread, so the event loop never waits for the model.
+  `recognize_batch` in a worker thread, so the event loop never waits for the model; or, with
+  `processes` N, in N child processes of this one (`inference.processes.ProcessPool`), so that
+  rasterizing does not hold the gateway's GIL and the model uses the machine's other cores.
 - `StreamRecognition` (distributed): jobs go to the Redis Stream `doodle:jobs`; `doodle-party worker`
   processes (server/worker.py) read them through the consumer group `workers`, run the same
   `MicroBatcher` and `recognize_batch`, and XADD each result to `doodle:results:{gateway_id}`, the
@@ -56,6 +58,7 @@ import structlog
 from redis.exceptions import RedisError, ResponseError
 
 from inference.batcher import BatcherClosed, BatchReport, MicroBatcher, Overloaded, Superseded
+from inference.processes import ProcessPool
 from server import metrics
 
 __all__ = [
@@ -113,7 +116,9 @@ class RecognitionJob:
         room_code, player_id: whose drawing; together the coalescing key.
         round: the round the drawing belongs to.
         target_word: the word to draw, or None (then `recognized` is always False).
-        strokes: the whole drawing so far; each stroke a list of points [x, y, t] in canvas pixels.
+        strokes: the whole drawing so far; each stroke a float32 (n, 3) array (what the gateway holds)
+            or a list of points [x, y, t], in canvas pixels. Never changed after `update()`: the
+            job may wait (coalescing, the guess interval) and run later on exactly these points.
         canvas: the client's canvas (width, height), or None to fit the drawing's own extent.
         deciding: this drawing may decide the round (stroke end, final drawing); never shed.
         submitted_at: time.time() when the drawing changed; latency is measured from it.
@@ -125,7 +130,7 @@ class RecognitionJob:
     player_id: str
     round: int
     target_word: str | None
-    strokes: list[list[list[float]]]
+    strokes: Sequence[Any]
     canvas: tuple[float, float] | None
     deciding: bool
     submitted_at: float
@@ -263,6 +268,31 @@ def recognize_batch(model: StrokeClassifier, requests: Sequence[DrawingRequest])
             )
         )
     return results
+
+
+# The model of a recognition child process (`LocalRecognition(processes=N)`), loaded once per process.
+_process_model: StrokeClassifier | None = None
+
+
+def _load_process_model(load_model: Callable[[], StrokeClassifier], torch_threads: int | None) -> None:
+    """Initializer of a recognition child process."""
+    global _process_model
+    if torch_threads:
+        import torch  # the model's loader imports it anyway
+
+        torch.set_num_threads(torch_threads)
+    _process_model = load_model()
+
+
+def _predict_in_process(requests: Sequence[DrawingRequest]) -> list[RecognitionResult]:
+    """`recognize_batch` with the child process's model."""
+    if _process_model is None:
+        raise RuntimeError("the recognition process has no model (initializer not run)")
+    return recognize_batch(_process_model, requests)
+
+
+def _process_ready() -> bool:
+    return _process_model is not None
 
 
 # -- wire format (Redis streams) ---------------------------------------------------------------------
@@ -905,12 +935,17 @@ class _ScheduledRecognition:
 
 
 class LocalRecognition(_ScheduledRecognition):
-    """Embedded deployment: a `MicroBatcher` in this process, the model in a worker thread.
+    """Embedded deployment: a `MicroBatcher` in this process, the model in a worker thread or in
+    child processes.
 
     Args:
         recognizer: the loaded model (`inference.recognizer.Recognizer`).
         on_result: awaited once per delivered result (see the module docstring).
         max_batch, max_wait_ms, max_pending, executor: the batcher's settings.
+        processes: run batches in this many child processes (up to one batch each at a time)
+            instead of a thread of this process; 0 keeps the thread. Needs `load_model`.
+        load_model: loads the model in a child process; picklable (a module-level function or a
+            `functools.partial` of one, e.g. ``partial(Recognizer.load, path)``).
         guess_interval_ms: least time between two ordinary guesses of one player.
         threshold: probability the target word needs, as top guess, to count as recognized.
         max_in_flight: most ordinary jobs in flight at once (default: `max_pending`).
@@ -935,7 +970,13 @@ class LocalRecognition(_ScheduledRecognition):
         result_timeout_s: float = 30.0,
         executor: Any = None,
         torch_threads: int | None = 1,
+        processes: int = 0,
+        load_model: Callable[[], StrokeClassifier] | None = None,
     ) -> None:
+        if processes and load_model is None:
+            raise ValueError("processes needs load_model, to load the model in each process")
+        if processes and executor is not None:
+            raise ValueError("give processes or an executor, not both")
         super().__init__(
             on_result=on_result,
             guess_interval_ms=guess_interval_ms,
@@ -946,12 +987,16 @@ class LocalRecognition(_ScheduledRecognition):
         self.labels = tuple(recognizer.labels)
         self._recognizer = recognizer
         self._torch_threads = torch_threads
+        self.pool = (
+            ProcessPool(processes, _load_process_model, (load_model, torch_threads)) if processes else None
+        )
         self.batcher: MicroBatcher[DrawingRequest, RecognitionResult] = MicroBatcher(
-            self._predict_batch,
+            _predict_in_process if self.pool is not None else self._predict_batch,
             max_batch=max_batch,
             max_wait_ms=max_wait_ms,
             max_pending=max_pending,
-            executor=executor,
+            executor=self.pool or executor,
+            concurrency=processes or 1,
             on_batch=batch_observer(self.mode),
         )
         QUEUE_DEPTH.set_function(lambda: self.batcher.pending, queue="batcher")
@@ -980,11 +1025,15 @@ class LocalRecognition(_ScheduledRecognition):
             # two OpenMP threads spinning beside a busy event loop were several times slower
             # (docs/benchmarks.md, "Recognition pipeline").
             torch.set_num_threads(self._torch_threads)
+        if self.pool is not None:
+            # Load the model in every child now: the first guesses should not wait seconds for it.
+            await asyncio.to_thread(self.pool.warm_up, _process_ready)
         await self.batcher.start()
         self._start_delivery()
         log.info(
             "recognition.started",
             mode=self.mode,
+            processes=self.pool.processes if self.pool else 0,
             max_batch=self.batcher.max_batch,
             max_wait_ms=self.batcher.max_wait_s * 1000.0,
             labels=len(self.labels),
@@ -993,14 +1042,13 @@ class LocalRecognition(_ScheduledRecognition):
     async def aclose(self) -> None:
         """Stop: pending drawings are dropped (no one is left to receive their guesses)."""
         await self.batcher.aclose(drain=False)
+        if self.pool is not None:
+            await asyncio.to_thread(self.pool.shutdown, True, cancel_futures=True)
         await self._stop_tasks()
         QUEUE_DEPTH.remove(queue="batcher")
 
     def _send(self, job: RecognitionJob) -> None:
-        # The gateway keeps extending its stroke lists after update(): run on a snapshot of them
-        # (copying the lists is cheap; the points themselves are never changed).
-        snapshot = [list(stroke) for stroke in job.strokes]
-        request = DrawingRequest.from_job(job, self.threshold, strokes=snapshot)
+        request = DrawingRequest.from_job(job, self.threshold)
         try:
             future = self.batcher.enqueue(request.key, request, deciding=job.deciding)
         except Overloaded:

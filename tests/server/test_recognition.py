@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -209,10 +212,20 @@ def test_jobs_and_results_survive_the_wire(doodles: dict[str, list[Strokes]], re
 # -- LocalRecognition (embedded) --------------------------------------------------------------------
 
 
-@pytest.fixture
-async def local(recognizer: Recognizer) -> AsyncIterator[tuple[LocalRecognition, Collector]]:
+@pytest.fixture(params=[0, 2], ids=["thread", "processes"])
+async def local(
+    request: pytest.FixtureRequest, recognizer: Recognizer, seed_model_path: Path
+) -> AsyncIterator[tuple[LocalRecognition, Collector]]:
+    """The embedded service with the model in a thread, and in two child processes."""
     collector = Collector()
-    service = LocalRecognition(recognizer, on_result=collector, guess_interval_ms=0, max_wait_ms=2)
+    service = LocalRecognition(
+        recognizer,
+        on_result=collector,
+        guess_interval_ms=0,
+        max_wait_ms=2,
+        processes=request.param,
+        load_model=functools.partial(Recognizer.from_seed, seed_model_path),
+    )
     await service.start()
     yield service, collector
     await service.aclose()
@@ -242,6 +255,37 @@ async def test_local_recognition_guesses_real_doodles(
         assert result.finished_at >= result.submitted_at
     assert sum(result.recognized for result in results) >= len(jobs) * 2 // 3
     assert "doodle_recognition_batch_size_bucket" in metrics.render()
+
+
+async def test_a_killed_recognition_process_loses_no_deciding_job(
+    recognizer: Recognizer, seed_model_path: Path, doodles: dict[str, list[Strokes]]
+) -> None:
+    """SIGKILL the child mid-batch: a new one takes over, and the batch it held is answered anyway."""
+    collector = Collector()
+    service = LocalRecognition(
+        recognizer,
+        on_result=collector,
+        guess_interval_ms=0,
+        processes=1,
+        load_model=functools.partial(Recognizer.from_seed, seed_model_path),
+    )
+    await service.start()
+    try:
+        assert service.pool is not None
+        (victim,) = service.pool.pids
+        jobs = [job(f"p{i}", strokes=doodles["apple"][i % 6], deciding=True) for i in range(64)]
+        for each in jobs:
+            service.update(each)
+        os.kill(victim, signal.SIGKILL)
+        await collector.wait_for_ids({each.job_id for each in jobs}, timeout=60)
+        assert service.pool.restarts == 1 and victim not in service.pool.pids
+        late = job("late", strokes=doodles["star"][0], target="star")
+        service.update(late)
+        (result,) = [r for r in await collector.wait_for_ids({late.job_id}) if r.job_id == late.job_id]
+        assert result.guesses[0][0] == "star"
+    finally:
+        await service.aclose()
+    assert service.pool.pids == []
 
 
 async def test_coalescing_keeps_only_the_newest_drawing(
