@@ -11,7 +11,7 @@
 # 3. `evaluate` scores the shipped model (trained without the archive), the new one and the seed on
 #    the official held-out drawings, then on the archive's own held-out drawings.
 #
-# Usage: scripts/archive-experiment.sh [WORK_DIR] (default runs/archive-experiment); about 25 min on
+# Usage: scripts/archive-experiment.sh [WORK_DIR] (default runs/archive-experiment); about 15 min on
 # 2 CPU cores. BOT_SECONDS (default 300) sets how long the bots play.
 set -euo pipefail
 cd "$(dirname "$0")/.."
