@@ -342,7 +342,9 @@ def run_bots_level(
     for service in services:
         cpu[service.name] = after[service.name]["self"] - before[service.name]["self"]
         if after[service.name]["children"] or before[service.name]["children"]:
-            cpu[f"{service.name}.redis"] = after[service.name]["children"] - before[service.name]["children"]
+            cpu[f"{service.name}.children"] = (
+                after[service.name]["children"] - before[service.name]["children"]
+            )
     cpu["bots"] = bots_cpu
     try:
         report = json.loads(out.read_text())

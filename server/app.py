@@ -30,6 +30,7 @@ from server.recognition import (
     RecognitionResult,
     RecognitionService,
     StreamRecognition,
+    auto_processes,
 )
 from server.redis_embedded import EmbeddedRedis
 
@@ -75,7 +76,7 @@ def build_recognition(settings: Settings, redis_url: str, on_result: OnResult) -
         max_wait_ms=settings.max_wait_ms,
         guess_interval_ms=settings.guess_interval_ms,
         threshold=settings.recognition_threshold,
-        processes=settings.recognition_processes,
+        processes=auto_processes() if settings.recognition_processes < 0 else settings.recognition_processes,
         load_model=functools.partial(Recognizer.load, settings.checkpoint),
     )
 

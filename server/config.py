@@ -47,8 +47,9 @@ class Settings:
     checkpoint: Path | None = None  # None: the shipped default model
     max_batch: int = 64
     max_wait_ms: float = 4.0
-    # Embedded only: child processes that run the model (0: a thread of the gateway process).
-    recognition_processes: int = 0
+    # Embedded only: child processes that run the model; 0: a thread of the gateway process; -1: auto
+    # (one per core up to 4, none on a single core; see server.recognition.auto_processes).
+    recognition_processes: int = -1
     guess_interval_ms: float = 150.0
     recognition_threshold: float = 0.5
 

@@ -44,6 +44,7 @@ import heapq
 import itertools
 import json
 import math
+import os
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -74,6 +75,7 @@ __all__ = [
     "RecognitionResult",
     "RecognitionService",
     "StreamRecognition",
+    "auto_processes",
     "decode_request",
     "decode_result",
     "encode_request",
@@ -269,6 +271,18 @@ def recognize_batch(model: StrokeClassifier, requests: Sequence[DrawingRequest])
         )
     return results
 
+
+def auto_processes() -> int:
+    """How many recognition processes an embedded gateway runs by default: one per core it may use,
+    at most 4, and none (a thread) on a single core, where a child could only take turns with the
+    event loop. On 2 cores, 2 processes gave 1.3-1.6x the recognitions of a thread and the gateway
+    passed the capacity test at 80 players instead of 60 (docs/benchmarks.md)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 0 if cores < 2 else min(cores, 4)
+
+
+# What recognition children need, imported once by the forkserver they fork from.
+_PRELOAD = ("torch", "inference.recognizer", "server.recognition")
 
 # The model of a recognition child process (`LocalRecognition(processes=N)`), loaded once per process.
 _process_model: StrokeClassifier | None = None
@@ -988,7 +1002,9 @@ class LocalRecognition(_ScheduledRecognition):
         self._recognizer = recognizer
         self._torch_threads = torch_threads
         self.pool = (
-            ProcessPool(processes, _load_process_model, (load_model, torch_threads)) if processes else None
+            ProcessPool(processes, _load_process_model, (load_model, torch_threads), preload=_PRELOAD)
+            if processes
+            else None
         )
         self.batcher: MicroBatcher[DrawingRequest, RecognitionResult] = MicroBatcher(
             _predict_in_process if self.pool is not None else self._predict_batch,

@@ -17,6 +17,8 @@ import redis.asyncio as aioredis
 from inference.formats import read_ndjson
 from inference.recognizer import Recognizer
 from server import metrics
+from server.app import running_server
+from server.config import Settings, settings_from_env
 from server.recognition import (
     JOBS_STREAM,
     LABELS_KEY,
@@ -26,6 +28,7 @@ from server.recognition import (
     RecognitionJob,
     RecognitionResult,
     StreamRecognition,
+    auto_processes,
     decode_request,
     decode_result,
     encode_request,
@@ -441,3 +444,28 @@ def test_metrics_render_the_prometheus_text_format() -> None:
         "# TYPE doodle_jobs_total counter\n"
         'doodle_jobs_total{mode="stream",deciding="true"} 3\n'
     )
+
+
+# -- deployment defaults -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("cores", "expected"), [({0}, 0), ({0, 1}, 2), (set(range(16)), 4)])
+def test_auto_processes_one_per_core_none_on_a_single_core(
+    monkeypatch: pytest.MonkeyPatch, cores: set[int], expected: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: cores)
+    assert auto_processes() == expected
+
+
+async def test_serve_runs_the_model_in_child_processes_by_default(redis_url: str) -> None:
+    """The default settings on a multi-core machine: recognition in child processes, configurable."""
+    assert settings_from_env({}).recognition_processes == -1
+    assert settings_from_env({"DOODLE_RECOGNITION_PROCESSES": "0"}).recognition_processes == 0
+    async with running_server(Settings(port=0, redis_url=redis_url)) as server:
+        service = server.gateway.recognition
+        assert isinstance(service, LocalRecognition)
+        if auto_processes() == 0:  # a single-core machine: a thread
+            assert service.pool is None
+        else:
+            assert service.pool is not None and len(service.pool.pids) == auto_processes()
+            assert os.getpid() not in service.pool.pids
