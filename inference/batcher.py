@@ -22,7 +22,9 @@ Rules:
 - Exceptions propagate: when `predict_batch` raises, every caller of that batch gets the exception.
 - Concurrency. One batch runs at a time by default (batches in one process contend for its GIL);
   with `concurrency` N and an executor of N processes, up to N batches run at once, the next one
-  filling meanwhile as before.
+  filling meanwhile as before. What is pending is shared evenly among the free slots (64 pending and
+  two free processes make two batches of 32, not one of 64 and an idle process), so batches grow to
+  `max_batch` only when there is enough work for every process.
 
 Errors::
 
@@ -389,10 +391,11 @@ class MicroBatcher(Generic[Req, Res]):
                 break
         return True
 
-    def _take_batch(self) -> list[tuple[Hashable, _Slot[Req, Res]]]:
+    def _take_batch(self, free_slots: int = 1) -> list[tuple[Hashable, _Slot[Req, Res]]]:
+        size = min(self.max_batch, math.ceil(self.pending / free_slots))
         batch: list[tuple[Hashable, _Slot[Req, Res]]] = []
         for queue in (self._urgent, self._normal):
-            while queue and len(batch) < self.max_batch:
+            while queue and len(batch) < size:
                 batch.append(queue.popitem(last=False))
         return batch
 
@@ -410,7 +413,7 @@ class MicroBatcher(Generic[Req, Res]):
                 await free.acquire()
                 if not await self._wait_batch_ready():
                     break
-                batch = self._take_batch()
+                batch = self._take_batch(free_slots=self.concurrency - len(running))
                 if not batch:
                     free.release()
                     continue

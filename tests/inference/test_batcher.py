@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import Sequence
@@ -64,6 +65,34 @@ async def test_requests_are_grouped_up_to_max_batch() -> None:
     stats = batcher.stats
     assert (stats.batches, stats.items, stats.last_batch_size) == (4, 11, 2)
     assert stats.avg_batch_size == pytest.approx(11 / 4)
+    await batcher.aclose()
+
+
+async def test_concurrent_batches_share_the_pending_work() -> None:
+    """concurrency 2: two batches run at once, and 10 pending requests with both slots free make two
+    batches of 5 rather than one of 8 and one of 2; with one slot busy, a batch grows to max_batch."""
+    running: list[list[str]] = []
+    both_running = threading.Barrier(2, timeout=5)
+
+    def predict(requests: Sequence[str]) -> list[str]:
+        running.append(list(requests))
+        if len(running) <= 2:
+            both_running.wait()  # raises if the second batch never starts while the first runs
+        return [f"done:{request}" for request in requests]
+
+    batcher = MicroBatcher(
+        predict,
+        max_batch=8,
+        max_wait_ms=50,
+        concurrency=2,
+        executor=concurrent.futures.ThreadPoolExecutor(2),
+    )
+    with pytest.raises(ValueError):
+        MicroBatcher(predict, concurrency=0)
+    await batcher.start()
+    results = [batcher.enqueue(f"k{i}", f"r{i}") for i in range(10)]
+    assert await asyncio.gather(*results) == [f"done:r{i}" for i in range(10)]
+    assert running == [[f"r{i}" for i in range(5)], [f"r{i}" for i in range(5, 10)]]
     await batcher.aclose()
 
 
