@@ -192,8 +192,8 @@ class Gateway:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        # A subscription must exist before get_message() can run; this private channel is a placeholder.
-        await self.pubsub.subscribe(f"gateway:{self.settings.gateway_id}")
+        # This gateway's own channel: other gateways tell it here to close a connection they replaced.
+        await self.pubsub.subscribe(gateway_channel(self.settings.gateway_id))
         self._subscriber = asyncio.create_task(self._read_published(), name="pubsub-reader")
 
     async def aclose(self) -> None:
@@ -369,16 +369,38 @@ class Gateway:
             session, token = await self.sessions.create(hello.name, hello.consent_archive)
         client.session = session
         client.log = client.log.bind(player_id=session.player_id)
-        previous = self.players.get(session.player_id)
-        if previous is not None and previous is not client:
-            # The same player on a new socket (a phone that switched networks): the newest one wins.
-            previous.room = None
-            await previous.ws.close(wire.CloseCode.SESSION_REPLACED, "connected from elsewhere")
+        # The same player on a new socket (a phone that switched networks): the newest one wins, on
+        # this gateway or on the one that holds the older socket.
+        await self._close_replaced(session.player_id, keep=client)
+        previous_holder = await self.sessions.claim_connection(
+            session.player_id, f"{self.settings.gateway_id} {client.connection_id}"
+        )
+        if previous_holder is not None:
+            gateway_id, _, connection_id = previous_holder.partition(" ")
+            if gateway_id != self.settings.gateway_id:
+                await self.redis.publish(
+                    gateway_channel(gateway_id), f"replaced {session.player_id} {connection_id}"
+                )
         self.players[session.player_id] = client
         client.send(wire.welcome_message(session.player_id, token, now_ms(), resumed=resumed))
         client.log.info("hello", resumed=resumed)
         if resumed and session.room:
             await self._resume_seat(client, session.room, session.role or "player")
+
+    async def _close_replaced(
+        self, player_id: str, keep: Client | None = None, connection_id: str = ""
+    ) -> None:
+        """Close this gateway's socket of `player_id` (4000), unless it is `keep`; with
+        `connection_id`, only the socket of that connection."""
+        previous = self.players.get(player_id)
+        if (
+            previous is None
+            or previous is keep
+            or (connection_id and previous.connection_id != connection_id)
+        ):
+            return
+        previous.room = None  # its seat now belongs to the new socket: leaving must not give it up
+        await previous.ws.close(wire.CloseCode.SESSION_REPLACED, "connected from elsewhere")
 
     async def _resume_seat(self, client: Client, code: str, role: str) -> None:
         player_id = self._me(client)
@@ -715,6 +737,12 @@ class Gateway:
             if message is None or message.get("type") != "message":
                 continue
             channel = message["channel"].decode()
+            if channel == gateway_channel(self.settings.gateway_id):
+                kind, _, rest = message["data"].decode().partition(" ")
+                player_id, _, connection_id = rest.partition(" ")
+                if kind == "replaced" and player_id and connection_id:
+                    self._spawn(self._close_replaced(player_id, connection_id=connection_id))
+                continue
             code = channel[len("{room:") : -1]
             local = self.rooms.get(code)
             if local is None:
@@ -823,6 +851,11 @@ def _apply_commands(
     except DoodleError as exc:
         return current, events, exc
     return after, events + more, None
+
+
+def gateway_channel(gateway_id: str) -> str:
+    """The pub/sub channel of one gateway (not of a room): connections it must close."""
+    return f"gateway:{gateway_id}"
 
 
 def _point_array(points: Sequence[Sequence[float]]) -> np.ndarray:

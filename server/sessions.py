@@ -104,5 +104,17 @@ class SessionStore:
         """Record (or clear) the room a player sits in, for resume."""
         await self.client.hset(session_key(player_id), mapping={"room": room or "", "role": role or ""})
 
+    async def claim_connection(self, player_id: str, holder: str) -> str | None:
+        """Record `holder` (``<gateway_id> <connection_id>``) as the player's live connection.
+
+        Returns:
+            The holder it replaced, if any (possibly a connection long gone; its gateway checks).
+        """
+        async with self.client.pipeline(transaction=True) as pipe:  # read and swap in one step
+            pipe.hget(session_key(player_id), "connection")
+            pipe.hset(session_key(player_id), "connection", holder)
+            previous, _ = await pipe.execute()
+        return previous.decode() if previous else None
+
     async def set_consent(self, player_id: str, consent_archive: bool) -> None:
         await self.client.hset(session_key(player_id), "consent_archive", str(int(consent_archive)))

@@ -170,6 +170,43 @@ async def test_two_gateways_share_one_room(redis_url: str, apple: list[np.ndarra
             await client.close()
 
 
+async def test_the_newest_connection_of_a_player_wins_on_any_gateway(redis_url: str) -> None:
+    """Resuming on gateway B closes the player's older socket on gateway A with 4000 (and the other way
+    round on one gateway); the seat moves with the player and nobody sees them leave."""
+    async with (
+        running_server(Settings(port=0, redis_url=redis_url)) as gateway_a,
+        running_server(Settings(port=0, redis_url=redis_url)) as gateway_b,
+    ):
+        host = await TestClient.connect(gateway_a.url)
+        await host.hello("host")
+        room = await host.request(
+            {"type": "create_room", "settings": {"words": ["apple"], "rounds": 1}}, "room"
+        )
+        assert room["type"] == "room", room
+        phone = await TestClient.connect(gateway_a.url)
+        await phone.hello("phone")
+        await phone.request({"type": "join_room", "code": room["code"]}, "room")
+        await host.wait_for("player_joined")
+
+        moved = await TestClient.connect(gateway_b.url)  # the phone switched networks
+        assert (await moved.hello("phone", resume=phone.token))["player_id"] == phone.player_id
+        assert (await moved.wait_for("room"))["code"] == room["code"]
+        async with asyncio.timeout(5):
+            await phone.ws.wait_closed()
+        assert phone.ws.close_code == 4000
+
+        back = await TestClient.connect(gateway_b.url)  # and once more, on the same gateway
+        await back.hello("phone", resume=phone.token)
+        async with asyncio.timeout(5):
+            await moved.ws.wait_closed()
+        assert moved.ws.close_code == 4000
+        await back.send({"type": "ping", "id": "still-here"})
+        await back.wait_for("pong")
+        assert not host.of_type("player_disconnected")  # the seat never emptied
+        for client in (host, back):
+            await client.close()
+
+
 async def test_whole_game_over_msgpack(server: RunningServer, apple: list[np.ndarray]) -> None:
     """Binary frames speak msgpack and get msgpack back, through a whole game."""
     (host, player), (tv,), _code = await _room_with(
