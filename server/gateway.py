@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 import structlog
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -59,7 +60,7 @@ from server.errors import (
 from server.metrics import REGISTRY
 from server.ratelimit import TokenBucket, allow_join_attempt
 from server.recognition import RecognitionJob, RecognitionResult, RecognitionService
-from server.sessions import Session, SessionStore
+from server.sessions import Session, SessionStore, session_key
 from server.store import (
     RoomCodeTaken,
     RoomEnvelope,
@@ -74,6 +75,12 @@ from server.store import (
 log = structlog.get_logger("doodle_party.gateway")
 
 MAX_COMMIT_ATTEMPTS = 16
+# Liveness: each gateway refreshes doodle:gateway:{id}:alive every HEARTBEAT_S (it expires after
+# ALIVE_TTL_MS), and every SWEEP_S looks at its rooms' members held by other gateways: a member whose
+# gateway stopped refreshing (killed, not shut down) is marked disconnected, so their seat's 30 s run.
+HEARTBEAT_S = 2.0
+ALIVE_TTL_MS = 6000
+SWEEP_S = 5.0
 OUTBOX_LIMIT = 512  # frames queued for one slow client before we drop it
 
 _connections_gauge = REGISTRY.gauge("doodle_connections", "Open WebSocket connections")
@@ -188,6 +195,7 @@ class Gateway:
         self._rng = random.SystemRandom()
         self._background: set[asyncio.Task[Any]] = set()
         self._subscriber: asyncio.Task[None] | None = None
+        self._liveness: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -195,12 +203,17 @@ class Gateway:
         # This gateway's own channel: other gateways tell it here to close a connection they replaced.
         await self.pubsub.subscribe(gateway_channel(self.settings.gateway_id))
         self._subscriber = asyncio.create_task(self._read_published(), name="pubsub-reader")
+        await self.redis.set(alive_key(self.settings.gateway_id), 1, px=ALIVE_TTL_MS)
+        self._liveness = asyncio.create_task(self._keep_alive(), name="liveness")
 
     async def aclose(self) -> None:
-        if self._subscriber is not None:
-            self._subscriber.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._subscriber
+        for task in (self._subscriber, self._liveness):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.delete(alive_key(self.settings.gateway_id))
         for task in list(self._background):
             task.cancel()
         for room in self.rooms.values():
@@ -512,6 +525,56 @@ class Gateway:
         await self._detach(client)
         with contextlib.suppress(DoodleError):
             await self.transact(code, lambda state: [Disconnect(player_id)])
+
+    # ------------------------------------------------------------------ liveness of other gateways
+
+    async def _keep_alive(self) -> None:
+        """Refresh this gateway's liveness key; now and then, sweep members of dead gateways."""
+        next_sweep = time.monotonic() + SWEEP_S
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                await self.redis.set(alive_key(self.settings.gateway_id), 1, px=ALIVE_TTL_MS)
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + SWEEP_S
+                    await self.sweep_dead_connections()
+            except (RedisError, OSError) as exc:  # Redis restarting: try again on the next beat
+                log.warning("liveness_failed", error=str(exc))
+
+    async def sweep_dead_connections(self) -> int:
+        """Mark disconnected the members of this gateway's rooms whose gateway is gone (its liveness
+        key expired): their sockets died with it, so nobody else would. Returns how many."""
+        suspects = [
+            (local.code, member.player_id)
+            for local in list(self.rooms.values())
+            if local.state is not None
+            for member in local.state.members
+            if member.connected and member.player_id not in local.members
+        ]
+        if not suspects:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for _code, player_id in suspects:
+                pipe.hget(session_key(player_id), "connection")
+            holders = await pipe.execute()
+        gateways = {h.decode().partition(" ")[0] for h in holders if h}
+        gateways.discard(self.settings.gateway_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for gateway_id in sorted(gateways):
+                pipe.exists(alive_key(gateway_id))
+            alive = dict(zip(sorted(gateways), await pipe.execute(), strict=True))
+        swept = 0
+        for (code, player_id), holder in zip(suspects, holders, strict=True):
+            gateway_id = holder.decode().partition(" ")[0] if holder else None
+            if gateway_id is None or gateway_id == self.settings.gateway_id or alive.get(gateway_id):
+                continue
+            with contextlib.suppress(DoodleError):
+                await self.transact(code, lambda state, player_id=player_id: [Disconnect(player_id)])
+                swept += 1
+                log.info(
+                    "dead_gateway_member_disconnected", room_id=code, player_id=player_id, gateway=gateway_id
+                )
+        return swept
 
     # ------------------------------------------------------------------ the commit loop
 
@@ -851,6 +914,11 @@ def _apply_commands(
     except DoodleError as exc:
         return current, events, exc
     return after, events + more, None
+
+
+def alive_key(gateway_id: str) -> str:
+    """The key a live gateway keeps refreshing (see HEARTBEAT_S)."""
+    return f"doodle:gateway:{gateway_id}:alive"
 
 
 def gateway_channel(gateway_id: str) -> str:

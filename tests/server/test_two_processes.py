@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import redis.asyncio as aioredis
 
 from server.app import running_server
 from server.config import Settings
+from server.gateway import ALIVE_TTL_MS, alive_key
 from tests.server.wsclient import TestClient, draw
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -112,6 +114,40 @@ async def test_players_resume_on_another_gateway_after_a_crash(
             recognized = await again.wait_for("recognized", timeout=15)
             assert recognized["player_id"] == player.player_id
             await again.close()
+
+
+async def test_members_of_a_killed_gateway_are_marked_disconnected(redis_url: str) -> None:
+    """A gateway SIGKILLed with a player on it: once its liveness key expires, a gateway that shares
+    the room marks the player disconnected, so the others see it and the seat's 30 s start."""
+    async with running_server(Settings(port=0, redis_url=redis_url)) as survivor:
+        host = await TestClient.connect(survivor.url)
+        await host.hello("host")
+        room = await host.request(
+            {"type": "create_room", "settings": {"words": ["apple"], "rounds": 1}}, "room"
+        )
+        with gateway_process(redis_url) as (url, doomed):
+            player = await TestClient.connect(url)
+            await player.hello("doomed")
+            await player.request({"type": "join_room", "code": room["code"]}, "room")
+            await host.wait_for("player_joined")
+            assert await survivor.gateway.sweep_dead_connections() == 0  # its gateway is alive
+            doomed.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(doomed.wait, 10)
+        redis = aioredis.Redis.from_url(redis_url)
+        try:  # wait for the dead gateway's liveness key to expire
+            for _ in range(int(ALIVE_TTL_MS / 200) + 25):
+                if await redis.keys("doodle:gateway:*:alive") == [
+                    alive_key(survivor.settings.gateway_id).encode()
+                ]:
+                    break
+                await asyncio.sleep(0.2)
+        finally:
+            await redis.aclose()
+        assert await survivor.gateway.sweep_dead_connections() == 1
+        gone = await host.wait_for("player_disconnected")
+        assert gone["player_id"] == player.player_id
+        assert await survivor.gateway.sweep_dead_connections() == 0  # once only
+        await host.close()
 
 
 async def test_sigterm_closes_with_1001_and_holds_seats(redis_url: str) -> None:
