@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from inference.formats import discover, load_drawings, read_bitmaps
+from inference.formats import data_folders, discover, load_drawings, read_bitmaps
 from inference.rasterize import rasterize_batch
 
 __all__ = [
@@ -189,7 +189,7 @@ def load_corpus(
     Raises:
         FileNotFoundError: `data_dir` does not exist.
     """
-    folders = [Path(data_dir)] if isinstance(data_dir, str | Path) else [Path(d) for d in data_dir]
+    folders = data_folders(data_dir)
     label_index = {word: i for i, word in enumerate(labels)}
     by_word = load_drawings(folders, words=None if other_classes else list(labels))
     drawings: list[StrokeDrawing] = []

@@ -41,7 +41,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from inference.dataset import drop_near_copies, split_of
-from inference.formats import discover, load_drawings, read_bitmaps, read_sketchrnn
+from inference.formats import data_folders, discover, load_drawings, read_bitmaps, read_sketchrnn
 from inference.rasterize import rasterize_batch, stroke_prefix
 from inference.recognizer import DEFAULT_CHECKPOINT, SEED_STATE_DICT, Recognizer
 from inference.simplify import normalize_strokes
@@ -215,7 +215,7 @@ def collect_drawings(
     Raises:
         FileNotFoundError: a folder is missing.
     """
-    folders = [Path(data_dir)] if isinstance(data_dir, str | Path) else [Path(d) for d in data_dir]
+    folders = data_folders(data_dir)
     seen: set[str] = set()
     drawings: list[EvalDrawing] = []
     for folder in folders:

@@ -41,6 +41,7 @@ __all__ = [
     "DatasetFiles",
     "DrawingRecord",
     "Stroke",
+    "data_folders",
     "discover",
     "load_drawings",
     "read_bitmaps",
@@ -331,7 +332,7 @@ def load_drawings(
             in any of them.
         DataFormatError: a file is malformed.
     """
-    folders = [data_dir] if isinstance(data_dir, str | Path) else list(data_dir)
+    folders = data_folders(data_dir)
     found = [discover(folder) for folder in folders]
     has_strokes = [{w for w, f in files.items() if f.simplified or f.raw} for files in found]
     available = set().union(*has_strokes)
@@ -352,6 +353,11 @@ def load_drawings(
                     merged.setdefault(record.key_id, record)
         result[word] = list(merged.values())
     return result
+
+
+def data_folders(data_dir: str | Path | Sequence[str | Path]) -> list[Path]:
+    """One data folder or several, as a list of paths (what the readers of several folders take)."""
+    return [Path(data_dir)] if isinstance(data_dir, str | Path) else [Path(d) for d in data_dir]
 
 
 def _read_ndjson_files(path: Path) -> Iterator[DrawingRecord]:
