@@ -12,13 +12,21 @@ Processes are started by a *forkserver*: the gateway has threads (Redis, the eve
 and forking a process with threads is unsafe, but the forkserver is a single-threaded process that
 imports `preload` (torch, the model code) once; every child forks from it in milliseconds instead of
 importing torch again, which matters when a pool is rebuilt after a crash.
+
+Children must not outlive their owner: if the owner is killed (SIGKILL, the OOM killer), nothing
+shuts the pool down, and its children, each holding the other end of the task queue, would wait for
+work forever. Each child therefore watches the owner's process (a pidfd on Linux, else a poll once a
+second) and exits when it is gone; the forkserver then exits with its last child.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
+import select
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -71,8 +79,8 @@ class ProcessPool(concurrent.futures.Executor):
                 self._pool = concurrent.futures.ProcessPoolExecutor(
                     self.processes,
                     mp_context=self._context,
-                    initializer=self._initializer,
-                    initargs=self._initargs,
+                    initializer=_start_child,
+                    initargs=(os.getpid(), self._initializer, self._initargs),
                 )
             return self._pool
 
@@ -154,3 +162,36 @@ class ProcessPool(concurrent.futures.Executor):
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def _start_child(
+    owner_pid: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
+) -> None:
+    """Initializer of every child: exit when the owner dies, then run the pool's own initializer."""
+    threading.Thread(target=_exit_with, args=(owner_pid,), name="owner-watch", daemon=True).start()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _exit_with(owner_pid: int) -> None:
+    """Block until process `owner_pid` ends, then end this process at once."""
+    try:
+        pidfd = os.pidfd_open(owner_pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3, or the owner is already gone
+        pidfd = None
+    if pidfd is not None:
+        select.select([pidfd], [], [])  # a pidfd turns readable when its process exits
+    else:
+        while _alive(owner_pid):
+            time.sleep(1.0)
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else (our owner's pid was reused)
+        return False
+    return True

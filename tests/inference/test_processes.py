@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from inference.processes import ProcessPool
 
+REPO = Path(__file__).resolve().parents[2]
 _state: dict[str, object] = {}
 
 
@@ -71,6 +74,44 @@ def test_a_child_killed_from_outside_mid_call(tmp_path: Path) -> None:
         assert pool.restarts == 1
     finally:
         pool.shutdown()
+
+
+_OWNER = """
+import sys, time
+from inference.processes import ProcessPool
+pool = ProcessPool(2)
+pool.warm_up(str)
+print(" ".join(map(str, pool.pids)), flush=True)
+time.sleep(60)
+"""
+
+
+def test_children_exit_when_their_owner_is_killed() -> None:
+    """SIGKILL the process that owns a pool: nothing shuts the pool down, yet its children (and the
+    forkserver they came from) go too, instead of waiting for work forever."""
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert owner.stdout is not None
+        children = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(children) == 2
+        owner.kill()
+        owner.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_running(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_running(pid) for pid in children)
+    finally:
+        owner.kill()
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie waiting for its parent counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def test_every_call_fails_after_shutdown() -> None:
