@@ -535,11 +535,34 @@ class Gateway:
             await asyncio.sleep(HEARTBEAT_S)
             try:
                 await self.redis.set(alive_key(self.settings.gateway_id), 1, px=ALIVE_TTL_MS)
-                if time.monotonic() >= next_sweep:
-                    next_sweep = time.monotonic() + SWEEP_S
-                    await self.sweep_dead_connections()
             except (RedisError, OSError) as exc:  # Redis restarting: try again on the next beat
                 log.warning("liveness_failed", error=str(exc))
+                continue
+            if time.monotonic() < next_sweep:
+                continue
+            next_sweep = time.monotonic() + SWEEP_S
+            try:
+                await self.sweep_dead_connections()
+                await self.restore_own_connections()
+            except Exception:  # a failed sweep must never stop the heartbeat (others would sweep us)
+                log.exception("sweep_failed")
+
+    async def restore_own_connections(self) -> int:
+        """Mark connected again this gateway's members whom a room shows disconnected: another
+        gateway swept them while this one was too busy to refresh its key for ALIVE_TTL_MS. Returns
+        how many."""
+        stale = [
+            (local.code, member.player_id)
+            for local in list(self.rooms.values())
+            if local.state is not None
+            for member in local.state.members
+            if not member.connected and member.player_id in local.members
+        ]
+        for code, player_id in stale:
+            with contextlib.suppress(DoodleError):
+                await self.transact(code, lambda state, player_id=player_id: [Reconnect(player_id)])
+                log.warning("own_member_restored", room_id=code, player_id=player_id)
+        return len(stale)
 
     async def sweep_dead_connections(self) -> int:
         """Mark disconnected the members of this gateway's rooms whose gateway is gone (its liveness

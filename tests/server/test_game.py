@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
+from game.commands import Disconnect
 from server.app import RunningServer, running_server
 from server.config import Settings
 from tests.server.wsclient import TestClient, draw, drawing_batches
@@ -204,6 +205,35 @@ async def test_the_newest_connection_of_a_player_wins_on_any_gateway(redis_url: 
         await back.wait_for("pong")
         assert not host.of_type("player_disconnected")  # the seat never emptied
         for client in (host, back):
+            await client.close()
+
+
+async def test_a_gateway_that_was_wrongly_swept_restores_its_members(redis_url: str) -> None:
+    """If another gateway marked one of ours disconnected (we were too busy to refresh our liveness
+    key in time), our next sweep marks them connected again: the seat does not expire under them."""
+    async with (
+        running_server(Settings(port=0, redis_url=redis_url)) as gateway_a,
+        running_server(Settings(port=0, redis_url=redis_url)) as gateway_b,
+    ):
+        host = await TestClient.connect(gateway_b.url)
+        await host.hello("host")
+        room = await host.request(
+            {"type": "create_room", "settings": {"words": ["apple"], "rounds": 1}}, "room"
+        )
+        player = await TestClient.connect(gateway_a.url)
+        await player.hello("busy")
+        await player.request({"type": "join_room", "code": room["code"]}, "room")
+        await host.wait_for("player_joined")
+        assert await gateway_a.gateway.restore_own_connections() == 0
+        await gateway_b.gateway.transact(room["code"], lambda state: [Disconnect(player.player_id)])
+        await host.wait_for("player_disconnected")
+        for _ in range(50):  # until gateway A has seen the commit
+            if await gateway_a.gateway.restore_own_connections():
+                break
+            await asyncio.sleep(0.05)
+        back = await host.wait_for("player_reconnected")
+        assert back["player_id"] == player.player_id
+        for client in (host, player):
             await client.close()
 
 
