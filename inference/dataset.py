@@ -36,6 +36,7 @@ from inference.formats import data_folders, discover, load_drawings, read_bitmap
 from inference.rasterize import rasterize_batch
 
 __all__ = [
+    "COMPLETE_RECIPE",
     "NEAR_COPY_COSINE",
     "BitmapSet",
     "Corpus",
@@ -327,6 +328,10 @@ class RenderRecipe:
         stroke_scale: maximum relative change of each stroke's own size.
         partial_bitmaps: share of bitmap examples shown with part of their ink erased (a stand-in
             for unfinished drawings: bitmaps have no strokes to take a prefix of).
+        all_labelled_bitmaps: use every bitmap row of the model's own classes each epoch (rows of
+            other classes stay capped at `bitmaps_per_class`).
+        balance_classes: weight labelled examples so every class carries the same total weight
+            (`balance_weights`); otherwise every example weighs 1.
         size: raster side.
     """
 
@@ -340,7 +345,24 @@ class RenderRecipe:
     stroke_shift: float = 5.0
     stroke_scale: float = 0.1
     partial_bitmaps: float = 0.4
+    all_labelled_bitmaps: bool = False
+    balance_classes: bool = True
     size: int = 28
+
+
+# The first training stage's recipe (`inference.train`): complete drawings only, every labelled
+# bitmap row each epoch, lighter jitter, no erased ink, no class weights. Its job is the
+# complete-drawing accuracy that the prefix stage then starts from and is blended back towards.
+COMPLETE_RECIPE = RenderRecipe(
+    variants_labelled=0,
+    variants_other=0,
+    rotate_deg=5.0,
+    scale=0.05,
+    shear=0.05,
+    partial_bitmaps=0.0,
+    all_labelled_bitmaps=True,
+    balance_classes=False,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,15 +558,23 @@ def erase_parts(rasters: np.ndarray, generator: torch.Generator) -> np.ndarray:
     return (images * mask).to(torch.uint8).numpy()
 
 
-def sample_bitmaps(bitmaps: BitmapSet, per_class: int, rng: np.random.Generator) -> np.ndarray:
+def _bitmap_quota(bitmaps: BitmapSet, rows: np.ndarray, per_class: int, all_labelled: bool) -> int:
+    """How many of one class's `rows` an epoch uses."""
+    return len(rows) if all_labelled and bitmaps.labels[rows[0]] >= 0 else min(per_class, len(rows))
+
+
+def sample_bitmaps(
+    bitmaps: BitmapSet, per_class: int, rng: np.random.Generator, all_labelled: bool = False
+) -> np.ndarray:
     """Row indices drawing up to `per_class` rows of each class (without replacement).
 
-    Balancing matters because the rows are very uneven (apple ~8,000, scissors ~500).
+    Balancing matters because the rows are very uneven (apple ~8,000, scissors ~500). With
+    `all_labelled`, every row of the model's own classes is taken and only other classes are capped.
     """
     chosen: list[np.ndarray] = []
     for word in sorted(set(bitmaps.words.tolist())):
         rows = np.flatnonzero(bitmaps.words == word)
-        take = min(per_class, len(rows))
+        take = _bitmap_quota(bitmaps, rows, per_class, all_labelled)
         chosen.append(rng.choice(rows, size=take, replace=False))
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
 
@@ -553,8 +583,9 @@ def epoch_size(corpus: Corpus, recipe: RenderRecipe, bitmaps_per_class: int) -> 
     """Examples `render_epoch` yields per epoch (the same every epoch)."""
     labelled = len(corpus.labelled())
     strokes = labelled * recipe.variants_labelled + (len(corpus.drawings) - labelled) * recipe.variants_other
-    _, counts = np.unique(corpus.bitmaps.words.astype(str), return_counts=True)
-    return strokes + int(np.minimum(counts, bitmaps_per_class).sum())
+    bitmaps, every = corpus.bitmaps, recipe.all_labelled_bitmaps
+    rows = (np.flatnonzero(bitmaps.words == word) for word in set(bitmaps.words.tolist()))
+    return strokes + sum(_bitmap_quota(bitmaps, r, bitmaps_per_class, every) for r in rows)
 
 
 def render_epoch(
@@ -575,7 +606,7 @@ def render_epoch(
     rng = np.random.default_rng([seed, epoch])
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
     strokes = render_strokes(corpus.drawings, recipe, rng)
-    rows = sample_bitmaps(corpus.bitmaps, bitmaps_per_class, rng)
+    rows = sample_bitmaps(corpus.bitmaps, bitmaps_per_class, rng, recipe.all_labelled_bitmaps)
     jittered = augment_bitmaps(corpus.bitmaps.rasters[rows], recipe, generator)
     partial = rng.random(len(rows)) < recipe.partial_bitmaps
     inputs = jittered.copy()
@@ -588,7 +619,7 @@ def render_epoch(
         weights=np.ones(len(rows), dtype=np.float32),
     )
     examples = TrainingBatch.concat([strokes, bitmaps])
-    return replace(examples, weights=balance_weights(examples.labels))
+    return replace(examples, weights=balance_weights(examples.labels)) if recipe.balance_classes else examples
 
 
 def balance_weights(labels: np.ndarray) -> np.ndarray:

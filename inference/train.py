@@ -1,6 +1,15 @@
 """Train a doodle model by distilling the seed onto prefixes of real drawings (the mnist shape).
 
-The recipe (why each part is there):
+Two stages, one command (`train`):
+
+1. *Complete*: the seed fine-tuned on every bitmap of its classes (light jitter, hard labels plus
+   the seed's soft targets), which lifts complete-drawing accuracy above the seed's. The prefix
+   recipe alone cannot do this: half-finished drawings and class weights pull the same small network
+   away from complete drawings, so it ended up below the seed there.
+2. *Early*: the prefix recipe below, started from stage 1's weights with stage 1 as the teacher,
+   then blended back towards stage 1 as far as validation says complete drawings need.
+
+The prefix recipe (why each part is there):
 
 - Teacher: the seed model, trained on 8,000 finished drawings per class, which we cannot match with
   our few dozen stroke drawings per class. It labels *every* input we have, including drawings of the
@@ -14,15 +23,15 @@ The recipe (why each part is there):
 - Bitmaps of 42 classes (plus re-rendered and cleaned noisy copies), jittered, keep it anchored on
   complete drawings in Google's exact raster style; some have part of their ink erased, a stand-in
   for unfinished drawings among the thousands of bitmaps that have no strokes.
-- Start from the seed's weights (`DoodleNet.init_from_seed`): a few hundred labelled stroke drawings
-  can adjust what 160,000 bitmaps taught, not replace it.
+- Start from the seed's weights (`DoodleNet.init_from_seed`), or stage 1's: a few hundred labelled
+  stroke drawings can adjust what 160,000 bitmaps taught, not replace it.
 - Class-balanced weights: six of the seed's classes have no bitmaps; unweighted, the student learned
   a prior against them.
 
-`train_one_epoch` and `evaluate` are plain functions; `main` reads top to bottom. Every random choice
-comes from (seed, epoch), and `last.pt` in the output folder holds the model, optimizer, scheduler
-and epoch, so `--resume` continues a run exactly where it stopped. The same code runs on CUDA when
-present and on CPU otherwise.
+`train_one_epoch` and `evaluate` are plain functions; `main` runs one stage and reads top to
+bottom. Every random choice comes from (seed, epoch), and `last.pt` in each stage's folder holds
+the model, optimizer, scheduler and epoch, so `--resume` continues a run exactly where it stopped.
+The same code runs on CUDA when present and on CPU otherwise.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +52,16 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from inference.dataset import Corpus, RenderRecipe, TrainingBatch, epoch_size, load_corpus, render_epoch
-from inference.model import SEED_LABELS, Checkpoint, DoodleNet, ModelConfig, build_model
+from inference.dataset import (
+    COMPLETE_RECIPE,
+    Corpus,
+    RenderRecipe,
+    TrainingBatch,
+    epoch_size,
+    load_corpus,
+    render_epoch,
+)
+from inference.model import SEED_LABELS, Checkpoint, CheckpointError, DoodleNet, ModelConfig, build_model
 from inference.rasterize import rasterize_batch, stroke_prefix
 from inference.recognizer import SEED_STATE_DICT, rasters_to_tensor
 
@@ -78,6 +95,7 @@ class TrainConfig:
         labels: the model's classes in output order.
         model: the student's architecture.
         init_seed: start the student from the seed's weights (its layers that fit).
+        init: start the student from this checkpoint's weights instead (same architecture).
         teacher: the teacher's state_dict or checkpoint; None trains on hard labels alone.
         epochs: passes over freshly rendered data.
         batch_size: examples per optimizer step.
@@ -92,8 +110,10 @@ class TrainConfig:
         recipe: stroke rendering and jitter settings.
         seed: fixes every random choice.
         threads: torch CPU threads (0 = torch's default).
-        blend: after the last epoch, blend the weights back towards the seed's as far as validation
-            says complete drawings need (`choose_blend`); needs `init_seed` and a teacher.
+        blend: after the last epoch, blend the weights back towards the starting ones as far as
+            validation says complete drawings need (`choose_blend`); needs `init_seed` and a teacher.
+        base_epochs: epochs of the complete-drawing stage that `train` runs first (0 skips it).
+        base_lr: that stage's peak learning rate.
     """
 
     data_dirs: tuple[Path, ...]
@@ -101,6 +121,7 @@ class TrainConfig:
     labels: tuple[str, ...] = SEED_LABELS
     model: ModelConfig = field(default_factory=ModelConfig)
     init_seed: bool = True
+    init: Path | None = None
     teacher: Path | None = SEED_STATE_DICT
     epochs: int = 8
     batch_size: int = 256
@@ -116,6 +137,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     blend: bool = True
+    base_epochs: int = 6
+    base_lr: float = 1e-3
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the checkpoint's training metadata."""
@@ -123,6 +146,7 @@ class TrainConfig:
         data["data_dirs"] = [str(folder) for folder in self.data_dirs]
         data["out_dir"] = str(self.out_dir)
         data["teacher"] = None if self.teacher is None else str(self.teacher)
+        data["init"] = None if self.init is None else str(self.init)
         data["labels"] = list(self.labels)
         data["model"] = self.model.to_dict()
         return data
@@ -339,14 +363,19 @@ def choose_blend(
     return alpha, table
 
 
-def _make_student(config: TrainConfig, device: torch.device) -> nn.Module:
-    """A fresh student, started from the seed's weights when `init_seed` asks for it.
+def make_student(config: TrainConfig, device: torch.device) -> nn.Module:
+    """A fresh student, started from `init`'s weights, or the seed's when `init_seed` asks for it.
 
     Raises:
-        CheckpointError: the seed's weights do not fit the student's config.
+        CheckpointError: the starting weights do not fit the student's config.
     """
     model = build_model(config.model)
-    if config.init_seed:
+    if config.init is not None:
+        start = Checkpoint.load(config.init)
+        if start.config != config.model or tuple(start.labels) != tuple(config.labels):
+            raise CheckpointError(f"{config.init} is a {start.config} over {start.labels}, not this student")
+        model.load_state_dict(start.state_dict)
+    elif config.init_seed:
         seed_state = Checkpoint.from_seed_state_dict(SEED_STATE_DICT).state_dict
         if isinstance(model, DoodleNet):
             model.init_from_seed(seed_state)
@@ -407,12 +436,13 @@ def main(
     config.out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
+    uses_bitmaps = config.bitmaps_per_class > 0 or config.recipe.all_labelled_bitmaps
     train = load_corpus(
         config.data_dirs,
         config.labels,
         "train",
         other_classes=config.other_classes,
-        bitmaps=config.bitmaps_per_class > 0,
+        bitmaps=uses_bitmaps,
         max_per_class=config.max_per_class,
     )
     val = build_eval_set(
@@ -420,7 +450,7 @@ def main(
             config.data_dirs,
             config.labels,
             "val",
-            bitmaps=config.bitmaps_per_class > 0,
+            bitmaps=uses_bitmaps,
             max_per_class=config.max_per_class,
         )
     )
@@ -433,7 +463,7 @@ def main(
     print(data_summary, file=sys.stderr)
 
     teacher = load_teacher(config.teacher, config.labels, device) if config.teacher else None
-    model = _make_student(config, device)
+    model = make_student(config, device)
     start_state = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -495,12 +525,54 @@ def main(
         model.load_state_dict(blend_states(start_state, trained, alpha))
         metrics = evaluate(model, val, device)
         print(
-            f"blend with the seed: alpha {alpha} (validation complete-drawing top-1 {table})", file=sys.stderr
+            f"blend with the starting weights: alpha {alpha} (validation complete-drawing top-1 {table})",
+            file=sys.stderr,
         )
         snapshot(config.epochs, metrics, {"blend": {"alpha": alpha, "validation_complete_top1": table}}).save(
             model_path
         )
     return Checkpoint.load(model_path)
+
+
+def complete_stage(config: TrainConfig) -> TrainConfig:
+    """The settings of stage 1 (see the module docstring), in `config.out_dir / "complete"`."""
+    return replace(
+        config,
+        out_dir=config.out_dir / "complete",
+        epochs=config.base_epochs,
+        lr=config.base_lr,
+        recipe=replace(COMPLETE_RECIPE, size=config.recipe.size),
+        blend=False,
+    )
+
+
+def train(config: TrainConfig, resume: bool = False, command: str = "") -> Checkpoint:
+    """Both stages: complete drawings, then prefixes started from (and blended towards) stage 1.
+
+    Stage 1 runs only where it can start from the seed with the seed as teacher, and `base_epochs`
+    is not 0; otherwise this is `main(config)`. Each stage keeps its own `last.pt`, so `resume`
+    continues whichever stage was interrupted.
+
+    Returns:
+        The final checkpoint; its training record holds stage 1's settings and validation metrics
+        under "base".
+    """
+    if not (config.base_epochs and config.init_seed and config.init is None and config.teacher):
+        return main(config, resume=resume, command=command)
+    base = complete_stage(config)
+    base_checkpoint = main(base, resume=resume, command=command)
+    base_path = base.out_dir / "model.pt"
+    final = main(replace(config, init=base_path, teacher=base_path), resume=resume, command=command)
+    stage_1 = {
+        "epochs": base.epochs,
+        "lr": base.lr,
+        "recipe": asdict(base.recipe),
+        "seconds": base_checkpoint.training.get("seconds", 0.0),
+        "validation": base_checkpoint.metrics.get("validation", {}),
+    }
+    final = replace(final, training={**final.training, "base": stage_1})
+    final.save(config.out_dir / "model.pt")
+    return final
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -540,6 +612,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--no-blend", action="store_true", help="ship the fine-tuned weights unblended")
+    parser.add_argument(
+        "--base-epochs", type=int, default=6, help="epochs of the complete-drawing stage (0 skips it)"
+    )
     parser.add_argument("--export", type=Path, default=None, help="also write the final checkpoint here")
 
 
@@ -571,8 +646,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         blend=not args.no_blend,
+        base_epochs=args.base_epochs,
     )
-    checkpoint = main(config, resume=args.resume, command=_command_line())
+    checkpoint = train(config, resume=args.resume, command=_command_line())
     if args.export is not None:
         checkpoint.save(args.export)
     print(f"final validation: {checkpoint.metrics.get('validation')}")

@@ -6,11 +6,22 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
-from inference.dataset import RenderRecipe, drop_near_copies, load_corpus, render_epoch, split_of
+from inference.dataset import (
+    COMPLETE_RECIPE,
+    BitmapSet,
+    Corpus,
+    RenderRecipe,
+    drop_near_copies,
+    epoch_size,
+    load_corpus,
+    render_epoch,
+    split_of,
+)
 from inference.formats import read_bitmaps
-from inference.model import SEED_LABELS, Checkpoint, ModelConfig, build_model
+from inference.model import SEED_LABELS, Checkpoint, CheckpointError, ModelConfig, build_model
 from inference.rasterize import rasterize_batch
 from inference.recognizer import rasters_to_tensor
 from inference.train import (
@@ -19,6 +30,8 @@ from inference.train import (
     distillation_loss,
     load_teacher,
     main,
+    make_student,
+    train,
     train_one_epoch,
 )
 
@@ -125,3 +138,60 @@ def test_blend_runs_on_the_line_between_seed_and_trained_weights() -> None:
     assert torch.equal(blend_states(start, end, 1.0)["w"], end["w"])
     assert torch.equal(blend_states(start, end, 0.25)["w"], torch.ones(3))
     assert blend_states(start, end, 0.25)["steps"] == 9  # counters are not interpolated
+
+
+def test_complete_stage_takes_every_labelled_bitmap_and_caps_the_others(quickdraw_dir: Path) -> None:
+    """Stage 1's epoch: all rows of the model's classes, `bitmaps_per_class` of others, weight 1."""
+    apple = np.asarray(read_bitmaps(quickdraw_dir / "numpy_bitmap" / "apple.npy"))[:40].reshape(-1, 28, 28)
+    bee = np.asarray(read_bitmaps(quickdraw_dir / "numpy_bitmap" / "bee.npy"))[:30].reshape(-1, 28, 28)
+    bitmaps = BitmapSet(
+        np.concatenate([apple, bee]),
+        np.array([SEED_LABELS.index("apple")] * 40 + [-1] * 30),
+        np.array(["apple"] * 40 + ["bee"] * 30, dtype=object),
+    )
+    corpus = Corpus(SEED_LABELS, (), bitmaps)
+    examples = render_epoch(corpus, 0, 0, COMPLETE_RECIPE, bitmaps_per_class=10)
+    assert len(examples) == epoch_size(corpus, COMPLETE_RECIPE, 10) == 40 + 10
+    assert (examples.labels >= 0).sum() == 40
+    assert np.all(examples.weights == 1.0)  # no class weights in stage 1
+    assert np.array_equal(examples.inputs, examples.teacher_inputs)  # no ink erased
+    capped = render_epoch(corpus, 0, 0, replace(COMPLETE_RECIPE, all_labelled_bitmaps=False), 10)
+    assert (capped.labels >= 0).sum() == 10
+
+
+def test_student_starts_from_the_given_checkpoint(tmp_path: Path, quickdraw_dir: Path) -> None:
+    """`init` loads a checkpoint's weights exactly, and refuses one of another architecture."""
+    torch.manual_seed(3)
+    start = build_model(TINY_MODEL)
+    Checkpoint.from_model(start, TINY_MODEL, SEED_LABELS).save(tmp_path / "start.pt")
+    config = replace(_config(tmp_path, quickdraw_dir, tmp_path / "start.pt"), init=tmp_path / "start.pt")
+    student = make_student(config, torch.device("cpu"))
+    for name, tensor in start.state_dict().items():
+        torch.testing.assert_close(student.state_dict()[name], tensor, rtol=0, atol=0)
+    with pytest.raises(CheckpointError):
+        make_student(replace(config, model=ModelConfig()), torch.device("cpu"))
+
+
+def test_train_runs_the_complete_stage_then_prefixes_from_it(
+    tmp_path: Path, quickdraw_dir: Path, seed_model_path: Path
+) -> None:
+    """Stage 2 starts from, learns from and is blended towards stage 1's model; both are recorded."""
+    config = replace(
+        _config(tmp_path, quickdraw_dir, seed_model_path),
+        model=ModelConfig(),
+        init_seed=True,
+        epochs=1,
+        base_epochs=1,
+        max_per_class=2,
+    )
+    final = train(config)
+    stage_1 = tmp_path / "complete" / "model.pt"
+    assert Checkpoint.load(stage_1).training["epochs"] == 1
+    assert final.training["init"] == final.training["teacher"] == str(stage_1)
+    assert final.training["base"]["recipe"]["all_labelled_bitmaps"] is True
+    assert 0.0 <= final.training["base"]["validation"]["top1_100"] <= 1.0
+    assert "alpha" in final.training["blend"]
+    # The shipped file is the final model with that record.
+    assert Checkpoint.load(tmp_path / "model.pt").training["base"] == final.training["base"]
+    for name, tensor in final.state_dict.items():
+        torch.testing.assert_close(Checkpoint.load(tmp_path / "model.pt").state_dict[name], tensor)
