@@ -327,13 +327,17 @@ def _top(probs: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-probs, axis=1, kind="stable")[:, :k]
 
 
+def _hits(probs: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) booleans: the truth is the top-1 guess, the truth is among the top 3."""
+    top = _top(probs, min(3, probs.shape[1]))
+    return top[:, 0] == truth, (top == truth[:, None]).any(axis=1)
+
+
 def _score(probs: np.ndarray, truth: np.ndarray) -> LevelScore:
     if len(truth) == 0:
         return LevelScore(0.0, 0.0, 0)
-    top = _top(probs, min(3, probs.shape[1]))
-    return LevelScore(
-        float((top[:, 0] == truth).mean()), float((top == truth[:, None]).any(axis=1).mean()), len(truth)
-    )
+    hit1, hit3 = _hits(probs, truth)
+    return LevelScore(float(hit1.mean()), float(hit3.mean()), len(truth))
 
 
 def _class_mean(probs: np.ndarray, truth: np.ndarray) -> LevelScore:
@@ -345,8 +349,7 @@ def _class_mean(probs: np.ndarray, truth: np.ndarray) -> LevelScore:
     """
     if len(truth) == 0:
         return LevelScore(0.0, 0.0, 0)
-    top = _top(probs, min(3, probs.shape[1]))
-    hit1, hit3 = top[:, 0] == truth, (top == truth[:, None]).any(axis=1)
+    hit1, hit3 = _hits(probs, truth)
     classes = np.unique(truth)
     return LevelScore(
         float(np.mean([hit1[truth == c].mean() for c in classes])),
@@ -781,8 +784,8 @@ def _stage_1_text(base: dict[str, Any] | None) -> str:
         f"shear {recipe.get('shear', '?')}); cross-entropy on the label plus the seed's soft targets, "
         "no class weights, no erased ink. On the validation split it reaches "
         f"{100 * float(validation.get('top1_bitmaps', 0.0)):.1f}% top-1 on re-rendered complete drawings. "
-        "The prefix recipe alone could not lift complete drawings above the seed: half-finished "
-        "drawings and class weights pull the same small network away from them.\n\n"
+        "Unweighted, it also learns each class's share of the bitmaps as a prior: check the mean over "
+        "classes below before trusting a gain on complete drawings.\n\n"
         "**Stage 2, early recognition** starts from stage 1's weights, with stage 1 as the teacher."
     )
 
