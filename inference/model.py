@@ -39,6 +39,7 @@ __all__ = [
     "ModelConfig",
     "RasterRecipe",
     "SeedCNN",
+    "SketchVGG",
     "build_model",
 ]
 
@@ -69,7 +70,7 @@ SEED_LABELS: tuple[str, ...] = (
 # Bumped whenever the on-disk layout of a checkpoint changes incompatibly.
 CHECKPOINT_FORMAT = 1
 
-Arch = Literal["seed_cnn", "doodle_net"]
+Arch = Literal["seed_cnn", "doodle_net", "sketch_vgg"]
 
 
 class CheckpointError(ValueError):
@@ -83,19 +84,21 @@ class ModelConfig:
     """Everything needed to rebuild a network before its weights are loaded.
 
     Attributes:
-        arch: "seed_cnn" (the seed's exact layout) or "doodle_net" (ours).
+        arch: "seed_cnn" (the seed's exact layout), "doodle_net" (the 20-word student) or
+            "sketch_vgg" (ml5's DoodleNet layout: the 345-word teacher and our 345-word model).
         num_classes: number of output logits; equals len(labels) in a checkpoint.
         image_size: side of the square input raster in pixels (both architectures expect 28).
-        channels: DoodleNet's two conv layers' output channels (the seed's are 32, 64).
-        hidden: DoodleNet's two hidden layer widths (the seed's are 512, 128).
-        dropout: DoodleNet's dropout after each hidden layer (SeedCNN's is fixed at 0.5).
+        channels: conv widths: DoodleNet's two conv layers (the seed's are 32, 64), or SketchVGG's
+            blocks of two 3x3 convs each (ml5's DoodleNet: 16, 32, 64).
+        hidden: hidden layer widths: DoodleNet's two (the seed's are 512, 128), SketchVGG's one (512).
+        dropout: dropout before the hidden layers (SeedCNN's is fixed at 0.5).
     """
 
     arch: Arch = "doodle_net"
     num_classes: int = len(SEED_LABELS)
     image_size: int = 28
-    channels: tuple[int, int] = (32, 64)
-    hidden: tuple[int, int] = (512, 128)
+    channels: tuple[int, ...] = (32, 64)
+    hidden: tuple[int, ...] = (512, 128)
     dropout: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,7 +125,7 @@ class ModelConfig:
             )
         except TypeError as exc:
             raise CheckpointError(f"bad model config {data!r}: {exc}") from exc
-        if config.arch not in ("seed_cnn", "doodle_net"):
+        if config.arch not in ("seed_cnn", "doodle_net", "sketch_vgg"):
             raise CheckpointError(f"unknown architecture {config.arch!r}")
         return config
 
@@ -238,6 +241,45 @@ class DoodleNet(nn.Module):
             raise CheckpointError(f"seed weights do not fit: missing {missing}, unexpected {unexpected}")
 
 
+class SketchVGG(nn.Module):
+    """ml5's DoodleNet layout (a small VGG), so its published weights port exactly (`inference.tfjs`).
+
+    Blocks of two 3x3 "same" convolutions with ReLU, each block followed by a 2x2 max-pool (28 -> 14
+    -> 7 -> 3), then dropout, one tanh hidden layer and the class logits. The softmax of the original
+    is left to the caller, as for every network here. Module names follow the Keras layer order
+    (`features.0` is `conv2d`, `features.2` is `conv2d_1`, ...), which `inference.tfjs` relies on.
+    About 7.6M multiply-adds per doodle (the seed: 4.4M).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width_in, side = 1, config.image_size
+        for width in config.channels:
+            layers += [nn.Conv2d(width_in, width, 3, padding=1), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            width_in, side = width, side // 2
+        self.features = nn.Sequential(*layers)
+        (hidden,) = config.hidden
+        self.dropout = nn.Dropout(config.dropout)
+        self.hidden = nn.Linear(width_in * side * side, hidden)
+        self.out = nn.Linear(hidden, config.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch of rasters.
+
+        Args:
+            x: (B, 1, 28, 28) float in [0, 1].
+
+        Returns:
+            (B, num_classes) logits.
+        """
+        x = self.features(x)  # (B, 64, 3, 3)
+        x = self.dropout(x.flatten(1))  # (B, 576), flattened (C, H, W)
+        x = torch.tanh(self.hidden(x))  # (B, 512)
+        return self.out(x)  # (B, C)
+
+
 def build_model(config: ModelConfig) -> nn.Module:
     """A freshly initialised network for `config`.
 
@@ -248,6 +290,8 @@ def build_model(config: ModelConfig) -> nn.Module:
         return SeedCNN(config)
     if config.arch == "doodle_net":
         return DoodleNet(config)
+    if config.arch == "sketch_vgg":
+        return SketchVGG(config)
     raise CheckpointError(f"unknown architecture {config.arch!r}")
 
 

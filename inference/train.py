@@ -524,7 +524,8 @@ def main(
             checkpoint.save(best_path)
         _save_state(last_path, model, optimizer, scheduler, epoch, best, history)
 
-    if config.blend and config.init_seed and teacher is not None and last_epoch == config.epochs:
+    starts_trained = config.init_seed or config.init is not None
+    if config.blend and starts_trained and teacher is not None and last_epoch == config.epochs:
         trained = {name: tensor.clone() for name, tensor in model.state_dict().items()}
         alpha, table = choose_blend(model, start_state, trained, teacher, val, device)
         model.load_state_dict(blend_states(start_state, trained, alpha))
@@ -592,7 +593,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("runs/doodle20"), help="run folder (last.pt, best.pt)"
     )
-    parser.add_argument("--arch", choices=["doodle_net", "seed_cnn"], default="doodle_net")
+    parser.add_argument(
+        "--arch",
+        choices=["doodle_net", "seed_cnn", "sketch_vgg"],
+        default="doodle_net",
+        help="network layout (ignored with --init, which brings its own)",
+    )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from this checkpoint: its layout, classes and weights (the 345-word model starts"
+        " from the imported DoodleNet, `doodle-party import-tfjs`)",
+    )
     parser.add_argument(
         "--from-scratch",
         action="store_true",
@@ -611,6 +624,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=3.0)
     parser.add_argument("--bitmaps-per-class", type=int, default=500)
     parser.add_argument("--variants", type=int, default=32, help="renders per labelled drawing per epoch")
+    parser.add_argument(
+        "--complete-share",
+        type=float,
+        default=0.3,
+        help="share of a drawing's renders that show it complete rather than a prefix",
+    )
     parser.add_argument("--max-per-class", type=int, default=None)
     parser.add_argument("--no-other-classes", action="store_true", help="skip drawings of other classes")
     parser.add_argument("--seed", type=int, default=0)
@@ -636,12 +655,18 @@ def _command_line() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run `doodle-party train` with parsed `args`; returns the exit status."""
+    labels = tuple(word.strip() for word in args.labels.split(",") if word.strip())
+    model = ModelConfig(arch=args.arch, num_classes=len(labels))
+    if args.init is not None:
+        start = Checkpoint.load(args.init)
+        labels, model = start.labels, start.config
     config = TrainConfig(
         data_dirs=tuple(args.data),
         out_dir=args.out,
-        labels=tuple(word.strip() for word in args.labels.split(",") if word.strip()),
-        model=ModelConfig(arch=args.arch, num_classes=len(args.labels.split(","))),
-        init_seed=not args.from_scratch,
+        labels=labels,
+        model=model,
+        init_seed=not args.from_scratch and args.init is None,
+        init=args.init,
         teacher=None if args.no_teacher else args.teacher,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -650,7 +675,7 @@ def run(args: argparse.Namespace) -> int:
         other_classes=not args.no_other_classes,
         bitmaps_per_class=args.bitmaps_per_class,
         max_per_class=args.max_per_class,
-        recipe=RenderRecipe(variants_labelled=args.variants),
+        recipe=RenderRecipe(variants_labelled=args.variants, complete_share=args.complete_share),
         seed=args.seed,
         threads=args.threads,
         blend=not args.no_blend,

@@ -6,6 +6,7 @@
     doodle-party evaluate    compare models on held-out drawings
     doodle-party bots        load-test a running server with replaying bots
     doodle-party data download   fetch the official Quick, Draw! files
+    doodle-party data import-tfjs   import a TensorFlow.js model (the DoodleNet teacher)
     doodle-party archive ...     manage the archive of consented drawings
 
 Subcommands that live in other modules expose ``configure_parser(parser)`` and ``run(args) -> int``;
@@ -32,7 +33,10 @@ DELEGATED = {
     "bots": ("server.bots", "load-test a server with bots that replay real drawings"),
     "archive": ("server.archive", "manage the archive of consented drawings"),
 }
-DATA_COMMANDS = {"download": ("inference.download", "download official Quick, Draw! files")}
+DATA_COMMANDS = {
+    "download": ("inference.download", "download official Quick, Draw! files"),
+    "import-tfjs": ("inference.tfjs", "import a TensorFlow.js layers model (DoodleNet) as a checkpoint"),
+}
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
