@@ -69,7 +69,7 @@ def test_room_scores_count_right_wrong_and_other_acceptances() -> None:
 
 
 def test_real_drawings_replayed_through_the_seed(quickdraw_dir: Path, seed_model_path: Path) -> None:
-    """On real held-out drawings the 20-word seed recognizes its words and accepts other things: the pushover."""
+    """On real held-out drawings the 20-word seed recognizes its words and accepts other things."""
     drawings = load_timed(
         [quickdraw_dir], splits=("test",), words=["cup", "star", "snake", "bicycle", "whale"]
     )
