@@ -31,6 +31,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from inference.decision import DEFAULT_RULE, DecisionRule
+
 __all__ = [
     "SEED_LABELS",
     "Checkpoint",
@@ -295,6 +297,16 @@ def build_model(config: ModelConfig) -> nn.Module:
     raise CheckpointError(f"unknown architecture {config.arch!r}")
 
 
+def _decision(data: Any, path: str | Path) -> DecisionRule:
+    """The stored decision rule; checkpoints from before rules were swept get the old fixed rule."""
+    if data is None:
+        return DEFAULT_RULE
+    try:
+        return DecisionRule.from_dict(dict(data))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: bad decision rule {data!r}: {exc}") from exc
+
+
 def _plain(value: Any) -> Any:
     """`value` round-tripped through JSON: only types `torch.load(weights_only=True)` accepts."""
     return json.loads(json.dumps(value))
@@ -311,6 +323,8 @@ class Checkpoint:
         state_dict: the weights (CPU float tensors).
         training: how it was made (data, recipe, seeds, epochs); JSON-serialisable.
         metrics: held-out results measured when it was saved; JSON-serialisable.
+        decision: when a guess counts as recognizing a word, chosen for this model's probabilities
+            on validation data (`inference.sweep`); the server and `evaluate` both apply it.
     """
 
     config: ModelConfig
@@ -319,6 +333,7 @@ class Checkpoint:
     raster: RasterRecipe = field(default_factory=RasterRecipe)
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    decision: DecisionRule = DEFAULT_RULE
 
     @classmethod
     def from_model(
@@ -387,6 +402,7 @@ class Checkpoint:
             "raster": asdict(self.raster),
             "training": _plain(self.training),
             "metrics": _plain(self.metrics),
+            "decision": self.decision.to_dict(),
             "state_dict": self.state_dict,
         }
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -420,4 +436,5 @@ class Checkpoint:
             raster=RasterRecipe(**payload.get("raster", {})),
             training=dict(payload.get("training", {})),
             metrics=dict(payload.get("metrics", {})),
+            decision=_decision(payload.get("decision"), path),
         )

@@ -67,6 +67,7 @@ class Recognizer:
 
     Attributes:
         labels: class names in output order.
+        rule: the checkpoint's decision rule (when a guess recognizes a word).
         checkpoint: the checkpoint this recognizer was built from (config, recipe, metrics).
         source: where it was loaded from, for logs.
     """
@@ -74,6 +75,7 @@ class Recognizer:
     def __init__(self, checkpoint: Checkpoint, source: str = "<memory>") -> None:
         self.checkpoint = checkpoint
         self.labels: tuple[str, ...] = checkpoint.labels
+        self.rule = checkpoint.decision
         self.source = source
         self._size = checkpoint.raster.size
         self._scale = checkpoint.raster.scale

@@ -51,7 +51,9 @@ class Settings:
     # (one per core up to 4, none on a single core; see server.recognition.auto_processes).
     recognition_processes: int = -1
     guess_interval_ms: float = 150.0
-    recognition_threshold: float = 0.5
+    # None: the decision rule shipped inside the checkpoint (inference/decision.py); a number overrides
+    # that rule's probability threshold (experiments only: the rule was chosen for the model).
+    recognition_threshold: float | None = None
 
     # Archive of consented drawings (docs/privacy.md).
     archive_dir: Path = Path(".doodle-party/archive")

@@ -48,7 +48,7 @@ import os
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,6 +59,7 @@ import structlog
 from redis.exceptions import RedisError, ResponseError
 
 from inference.batcher import BatcherClosed, BatchReport, MicroBatcher, Overloaded, Superseded
+from inference.decision import DecisionRule
 from inference.processes import ProcessPool
 from server import metrics
 
@@ -146,7 +147,7 @@ class RecognitionResult:
         guesses: the top 3 (label, probability), best first.
         target_score: the probability of the job's target word, or None when it has none or the
             model does not know the word.
-        recognized: the top guess is the target word and its probability is >= the threshold.
+        recognized: the model's decision rule (`inference.decision`) accepts the target word.
         submitted_at: copied from the job. finished_at: time.time() when the model's answer was ready.
     """
 
@@ -179,13 +180,16 @@ class DrawingRequest:
     canvas: tuple[float, float] | None
     deciding: bool
     submitted_at: float
-    threshold: float
+    threshold: float | None
 
     @classmethod
     def from_job(
-        cls, job: RecognitionJob, threshold: float, strokes: Sequence[Any] | None = None
+        cls, job: RecognitionJob, threshold: float | None, strokes: Sequence[Any] | None = None
     ) -> DrawingRequest:
-        """The request for `job`, judged against `threshold`, optionally with other `strokes`."""
+        """The request for `job`, optionally with other `strokes`.
+
+        `threshold` overrides the threshold of the model's own decision rule; None keeps the rule.
+        """
         return cls(
             job_id=job.job_id,
             gateway_id=job.gateway_id,
@@ -209,6 +213,7 @@ class StrokeClassifier(Protocol):
     """What `recognize_batch` needs from a model: `inference.recognizer.Recognizer` fits."""
 
     labels: tuple[str, ...]
+    rule: DecisionRule
 
     def predict_strokes(
         self,
@@ -250,12 +255,8 @@ def recognize_batch(model: StrokeClassifier, requests: Sequence[DrawingRequest])
         guesses = model.top_k(row, 3)
         target_index = label_index.get(request.target_word) if request.target_word is not None else None
         target_score = float(row[target_index]) if target_index is not None else None
-        recognized = bool(
-            target_score is not None
-            and guesses
-            and guesses[0][0] == request.target_word
-            and guesses[0][1] >= request.threshold
-        )
+        rule = model.rule if request.threshold is None else replace(model.rule, threshold=request.threshold)
+        recognized = rule.accepts(row, target_index)
         results.append(
             RecognitionResult(
                 job_id=request.job_id,
@@ -360,7 +361,7 @@ def decode_request(data: bytes) -> DrawingRequest:
             canvas=(float(canvas[0]), float(canvas[1])) if canvas is not None else None,
             deciding=bool(raw["deciding"]),
             submitted_at=float(raw["at"]),
-            threshold=float(raw["threshold"]),
+            threshold=None if raw["threshold"] is None else float(raw["threshold"]),
         )
     except (KeyError, TypeError, IndexError, AttributeError, msgpack.UnpackException) as exc:
         raise ValueError(f"malformed job: {exc!r}") from exc
@@ -740,7 +741,7 @@ class _ScheduledRecognition:
         *,
         on_result: OnResult,
         guess_interval_ms: float,
-        threshold: float,
+        threshold: float | None,
         max_in_flight: int,
         result_timeout_s: float,
         max_concurrent_deliveries: int = 64,
@@ -961,7 +962,8 @@ class LocalRecognition(_ScheduledRecognition):
         load_model: loads the model in a child process; picklable (a module-level function or a
             `functools.partial` of one, e.g. ``partial(Recognizer.load, path)``).
         guess_interval_ms: least time between two ordinary guesses of one player.
-        threshold: probability the target word needs, as top guess, to count as recognized.
+        threshold: overrides the threshold of the model's decision rule; None keeps the rule the
+            checkpoint was shipped with (`inference.decision`).
         max_in_flight: most ordinary jobs in flight at once (default: `max_pending`).
         result_timeout_s: a job unanswered this long is given up (deciding ones are re-sent).
         torch_threads: torch intra-op threads for this process, set at start (None: leave torch's
@@ -979,7 +981,7 @@ class LocalRecognition(_ScheduledRecognition):
         max_wait_ms: float = 4.0,
         max_pending: int = 2048,
         guess_interval_ms: float = 150.0,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         max_in_flight: int | None = None,
         result_timeout_s: float = 30.0,
         executor: Any = None,
@@ -1124,7 +1126,7 @@ class StreamRecognition(_ScheduledRecognition):
         labels: Sequence[str] | None = None,
         checkpoint: Path | None = None,
         guess_interval_ms: float = 150.0,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         max_in_flight: int = 2048,
         result_timeout_s: float = 15.0,
         jobs_maxlen: int = 100_000,
