@@ -24,7 +24,8 @@ Errors::
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -297,6 +298,10 @@ def build_model(config: ModelConfig) -> nn.Module:
     raise CheckpointError(f"unknown architecture {config.arch!r}")
 
 
+# The module holding each architecture's class logits (`Checkpoint.restricted` slices its rows).
+_OUTPUT_LAYER: dict[str, str] = {"seed_cnn": "fc3.0", "doodle_net": "fc3.0", "sketch_vgg": "out"}
+
+
 def _decision(data: Any, path: str | Path) -> DecisionRule:
     """The stored decision rule; checkpoints from before rules were swept get the old fixed rule."""
     if data is None:
@@ -376,6 +381,31 @@ class Checkpoint:
             training={
                 "source": "uvipen/QuickDraw (MIT), commit cb5173d, trained_models/whole_model_quickdraw"
             },
+        )
+
+    def restricted(self, words: Sequence[str]) -> Checkpoint:
+        """The same network answering among `words` only: its output layer keeps their rows.
+
+        The argmax of the restricted network is the original's argmax over those words, so a
+        345-word model can be compared like for like with a 20-word one.
+
+        Raises:
+            CheckpointError: a word the model does not know.
+        """
+        missing = [word for word in words if word not in self.labels]
+        if missing:
+            raise CheckpointError(f"the model does not know {missing}")
+        rows = torch.tensor([self.labels.index(word) for word in words])
+        prefix = _OUTPUT_LAYER[self.config.arch]
+        state = dict(self.state_dict)
+        for suffix in ("weight", "bias"):
+            state[f"{prefix}.{suffix}"] = state[f"{prefix}.{suffix}"][rows].clone()
+        return replace(
+            self,
+            config=replace(self.config, num_classes=len(words)),
+            labels=tuple(words),
+            state_dict=state,
+            training={**self.training, "restricted_to": list(words)},
         )
 
     def build(self) -> nn.Module:

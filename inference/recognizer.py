@@ -28,13 +28,15 @@ from inference.model import Checkpoint
 from inference.rasterize import rasterize_batch
 from inference.simplify import normalize_batch
 
-__all__ = ["DEFAULT_CHECKPOINT", "SEED_STATE_DICT", "Recognizer", "rasters_to_tensor"]
+__all__ = ["DEFAULT_CHECKPOINT", "DOODLENET_DIR", "SEED_STATE_DICT", "Recognizer", "rasters_to_tensor"]
 
 DEFAULT_CHECKPOINT: Path = Path(__file__).resolve().parent / "checkpoints" / "doodle20.pt"
 
 # Same lookup as tests/conftest.py: ../shared beside the repository unless DOODLE_SHARED says otherwise.
 _SHARED_DIR = Path(os.environ.get("DOODLE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 SEED_STATE_DICT: Path = _SHARED_DIR / "seed_model" / "quickdraw20_cnn_state_dict.pt"
+# ml5's DoodleNet (TensorFlow.js), the 345-word teacher and yardstick (`inference.tfjs`).
+DOODLENET_DIR: Path = _SHARED_DIR / "teachers" / "doodlenet"
 
 
 def rasters_to_tensor(rasters: np.ndarray, scale: float = 255.0) -> torch.Tensor:

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -42,10 +43,12 @@ __all__ = [
     "GUESS_INTERVAL_S",
     "ROUND_S",
     "GuessSet",
+    "Judge",
     "RoomScore",
     "TimedDrawing",
     "guess_schedule",
     "load_timed",
+    "play",
     "render_guesses",
     "score_room",
 ]
@@ -187,6 +190,8 @@ class RoomScore:
         others: how many such drawings.
         curve: seconds -> share of the positives recognized by then.
         per_word: word -> {"drawings", "recognized", "median_s", "wrong_word"}.
+        first_times: drawing index -> seconds to its own word's first acceptance, for every drawing
+            whose word is in the room and was accepted (Google's flag either way).
     """
 
     room: str
@@ -203,6 +208,7 @@ class RoomScore:
     others: int
     curve: dict[float, float] = field(default_factory=dict)
     per_word: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    first_times: dict[int, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form (the `"game"` section of `evaluate --json`)."""
@@ -305,6 +311,7 @@ def score_room(
         others=len(others),
         curve={at: _share([first_time.get(i, math.inf) <= at for i in positives]) for at in CURVE_SECONDS},
         per_word=per_word,
+        first_times=first_time,
     )
 
 
@@ -331,3 +338,33 @@ def load_timed(
             if strokes:
                 timed.append(TimedDrawing(word, record.key_id, strokes, bool(record.recognized)))
     return timed
+
+
+class Judge(Protocol):
+    """What `play` needs of a model: `inference.recognizer.Recognizer` fits."""
+
+    labels: tuple[str, ...]
+    rule: DecisionRule
+
+    def predict_rasters(self, rasters: np.ndarray) -> np.ndarray: ...
+
+
+def play(
+    models: Mapping[str, Judge], guesses: GuessSet, rooms: Mapping[str, Sequence[str]]
+) -> dict[str, dict[str, RoomScore]]:
+    """Every model judges the same replayed guesses with its own rule, in every room it can play.
+
+    A model plays a room only if it knows all of the room's words (the seed plays no 345-word room).
+
+    Returns:
+        model name -> room name -> score.
+    """
+    results: dict[str, dict[str, RoomScore]] = {}
+    for name, model in models.items():
+        probs = model.predict_rasters(guesses.rasters)
+        results[name] = {
+            room: score_room(guesses, probs, model.labels, words, model.rule, room)
+            for room, words in rooms.items()
+            if set(words) <= set(model.labels)
+        }
+    return results

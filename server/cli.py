@@ -4,6 +4,7 @@
     doodle-party worker      run a recognition worker fed from Redis
     doodle-party train       train the doodle model
     doodle-party evaluate    compare models on held-out drawings
+    doodle-party rule        choose a checkpoint's decision rule on validation drawings
     doodle-party bots        load-test a running server with replaying bots
     doodle-party data download   fetch the official Quick, Draw! files
     doodle-party data import-tfjs   import a TensorFlow.js model (the DoodleNet teacher)
@@ -30,6 +31,7 @@ DELEGATED = {
     "worker": ("server.worker", "run a recognition worker that takes jobs from Redis"),
     "train": ("inference.train", "train the doodle model"),
     "evaluate": ("inference.evaluate", "evaluate models on held-out drawings"),
+    "rule": ("inference.sweep", "choose a model's decision rule on replayed validation drawings"),
     "bots": ("server.bots", "load-test a server with bots that replay real drawings"),
     "archive": ("server.archive", "manage the archive of consented drawings"),
 }
