@@ -1001,8 +1001,9 @@ const tv = {
         h("div", { class: "tv-overlay-card" },
           h("p", { class: "hint" }, "Winner"),
           h("p", { class: "big-name" }, winner ? winner.name : "–"),
-          h("ol", { class: "podium" }, ...room.finalScores.map((line) =>
-            h("li", {}, h("span", { class: "name" }, line.name), h("span", { class: "score" }, `${line.score} pts`))))),
+          h("ol", { class: "podium" }, ...room.finalScores.map((line, index) =>
+            h("li", { class: index === 0 ? "winner" : "" },
+              h("span", { class: "name" }, line.name), h("span", { class: "score" }, `${line.score} pts`))))),
       );
       return;
     }

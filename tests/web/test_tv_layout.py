@@ -77,6 +77,19 @@ return {
 };
 """
 
+MEASURE_PODIUM = """
+const card = document.querySelector('.tv-overlay-card').getBoundingClientRect();
+const lines = [...document.querySelectorAll('#tv-overlay .podium li')]
+  .map((li) => li.getBoundingClientRect());
+const inside = (r) =>
+  r.top >= card.top && r.bottom <= card.bottom && r.left >= card.left && r.right <= card.right;
+return {
+  lines: lines.length,
+  inside: lines.every((r) => inside(r) && r.bottom <= innerHeight),
+  scrollbar: document.documentElement.scrollHeight > innerHeight,
+};
+"""
+
 
 def wait_frames(page: Page, frames: int = 3) -> None:
     """Let the page lay out and paint (ResizeObserver, then the repaint it schedules)."""
@@ -206,6 +219,33 @@ def test_tv_fits_a_party_of_phones(
         measured = tv.js(MEASURE_TV)
         assert_tv_fits(measured, players)
         tv.screenshot(f"tv-{width}x{height}-{players}-players")
+
+
+def test_tv_final_scores_of_sixteen_fit(
+    open_page: Callable[..., Page],
+    phones: Callable[[], PhoneParty],
+    apples: list[DrawingRecord],
+    cloud: DrawingRecord,
+) -> None:
+    """Game over with sixteen players: the winner and every final score are on both TV screens."""
+    party = phones()
+    code = party.create(
+        NAMES[0],
+        {"rounds": 1, "round_seconds": 5, "results_seconds": 1, "max_players": 16, "words": ["apple"]},
+    )
+    party.join(code, NAMES[1:])
+    tv = open_page(*TV_SIZES[0]).open(f"?spectate={code}")
+    tv.wait(f"{ME}.view === 'tv' && {ME}.room.players.length === 16", "the TV to see everyone")
+    party.host_sends({"type": "start_game"}, "game_started")
+    party.wait_round(1)
+    party.draw([on_phone(cloud.strokes)] + [on_phone(record.strokes) for record in apples[:15]], 1)
+    tv.wait(f"{ME}.room.phase === 'game_over'", "the game to end", timeout=30)
+    tv.wait("!document.querySelector('#tv-overlay').hidden", "the final scores")
+    for width, height in TV_SIZES:
+        resize(tv, width, height)
+        measured = tv.js(MEASURE_PODIUM)
+        assert measured == {"lines": 16, "inside": True, "scrollbar": False}, f"{width}x{height}: {measured}"
+        tv.screenshot(f"tv-{width}x{height}-game-over-16-players")
 
 
 def test_phone_round_keeps_the_drawing_clear(
