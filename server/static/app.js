@@ -612,6 +612,8 @@ function renderLobby() {
     `${s.rounds} round${s.rounds === 1 ? "" : "s"} · ${s.round_seconds} s to draw · up to ${s.max_players} players · ` +
     `${wordCount} word${wordCount === 1 ? "" : "s"}${s.show_drawings ? " · drawings visible to all" : ""}`;
   if (host && !form.contains(document.activeElement)) fillSettingsForm(s);
+  // The host's settings form lists the same words with check boxes; everyone else reads them here.
+  $("#lobby-words").hidden = host;
   renderWordPacks($("#lobby-words .word-packs"), [roomPack(s.words)], { emptyText: "No words yet." });
 }
 
