@@ -226,6 +226,15 @@ def test_tv_fits_a_party_of_phones(
         assert_tv_fits(measured, players)
         if (width, height) in SCREENSHOTS[players]:
             tv.screenshot(f"tv-{width}x{height}-{players}-players")
+    if players == 6:
+        # A phone as the spectator screen scrolls down a column of cards, never sideways.
+        resize(tv, 390, 844, scale=2)
+        measured = tv.js(MEASURE_TV)
+        assert tv.js("return document.documentElement.scrollWidth <= innerWidth")
+        for card in measured["cards"]:
+            assert card["ink"] is not None and not card["nameCut"], card
+            span = max(ink / box for ink, box in zip(card["ink"], card["box"], strict=True))
+            assert span >= MIN_INK_SPAN, f"390x844: {card['name']}'s drawing spans {span:.0%} of its box"
 
 
 def test_tv_final_scores_of_sixteen_fit(
@@ -322,3 +331,29 @@ def test_practice_lists_words(open_page: Callable[..., Page], phones: Callable[[
     page.wait(f"{ME}.view === 'practice'", "practice again")
     shown = page.js("return [...document.querySelectorAll('#practice-words li')].map(li => li.textContent)")
     assert shown == sorted(words)
+
+
+def test_grid_choice_matches_a_brute_force(open_page: Callable[..., Page]) -> None:
+    """layout.js picks a grid whose drawings are as large as the best of every possible grid."""
+    page = open_page(800, 600).open()
+    cases = [
+        (count, width, height)
+        for count in (1, 2, 3, 5, 6, 7, 9, 12, 13, 16)
+        for width, height in ((1000, 600), (1500, 900), (600, 1000), (300, 300))
+    ]
+    chrome = {"gap": 10, "chromeWidth": 20, "chromeHeight": 60}
+    chosen = page.driver.execute_async_script(
+        "const [cases, chrome, done] = arguments;"
+        "import('/layout.js').then((m) => done(cases.map(([n, w, h]) => m.bestGrid(n, w, h, chrome))));",
+        cases,
+        chrome,
+    )
+    for (count, width, height), grid in zip(cases, chosen, strict=True):
+        best = 0.0
+        for columns in range(1, count + 1):
+            rows = -(-count // columns)
+            cell_w = (width - 10 * (columns - 1)) / columns
+            cell_h = (height - 10 * (rows - 1)) / rows
+            best = max(best, min(cell_w - 20, cell_h - 60))
+        assert grid["columns"] * grid["rows"] >= count
+        assert abs(grid["side"] - max(0.0, best)) <= 0.5, (count, width, height, grid)
