@@ -7,13 +7,21 @@
 
 import * as protocol from "./protocol.js";
 import { GameConnection } from "./connection.js";
-import { Drawing, DrawingPad, DrawingView, SPACE, StrokeStreamer } from "./draw.js";
+import { Drawing, DrawingPad, DrawingView, SPACE, StrokeStreamer, fitDrawing } from "./draw.js";
+import { bestGrid } from "./layout.js";
+import { renderWordPacks, roomPack, sortedWords } from "./words.js";
 
 const NAME_KEY = "doodle-party.name"; // localStorage: remembered across visits
 const ROOM_KEY = "doodle-party.room"; // sessionStorage: the room this tab was in
 const RESUME_WAIT_MS = 1500; // after a resumed welcome, how long a seat's snapshot may take
 const PRACTICE_EVERY_MS = 400; // live guesses while drawing, at most this often
 const FRAME_BUDGET = protocol.LIMITS.maxFrameBytes - 2048; // JSON is ASCII here: length = bytes
+// TV cards: below this drawing size (in rem) a card shows one line of guesses instead of three, and
+// below TV_SIDEBAR_MIN_REM the scoreboard makes way for the drawings (each card shows its score).
+const TV_ROOMY_MIN_REM = 11;
+const TV_SIDEBAR_MIN_REM = 9;
+// A name on a TV card shrinks to fit its card, down to this size (CSS px), before it is cut short.
+const TV_NAME_MIN_PX = 14;
 
 // What a person reads for each error code; the protocol module keeps the codes' meanings.
 const ERROR_TEXT = {
@@ -131,7 +139,9 @@ function roomFromSnapshot(message) {
     nextAt: null,
   };
   for (const entry of message.strokes || []) {
-    drawingOf(room, entry.player_id).add(entry.stroke, entry.points);
+    const drawing = drawingOf(room, entry.player_id);
+    drawing.add(entry.stroke, entry.points);
+    drawing.setCanvas(entry.canvas);
   }
   return room;
 }
@@ -350,9 +360,10 @@ function onRecognized(message) {
   const who = message.player_id === app.playerId ? "You were" : `${nameOf(message.player_id)} was`;
   const text = `${who} recognized: ${ordinal(message.rank)} in ${seconds(message.elapsed_ms)}, +${message.points}`;
   feed(text, "good");
-  // Our own recognition shows on the pad; everyone else's pops up.
+  // Our own recognition shows under the pad; everyone else's pops up, except on the TV, where the
+  // card's badge and the live feed say it without covering anyone's drawing.
   if (message.player_id === app.playerId && app.view === "room") round.recognized(message);
-  else toast(text, "good");
+  else if (app.view !== "tv") toast(text, "good");
 }
 
 function applyScores(scores) {
@@ -377,7 +388,9 @@ function onGuess(message) {
 function onStroke(message) {
   const room = app.room;
   if (!room || !room.round || message.round !== room.round.round) return;
-  drawingOf(room, message.player_id).add(message.stroke, message.points);
+  const drawing = drawingOf(room, message.player_id);
+  drawing.add(message.stroke, message.points);
+  drawing.setCanvas(message.canvas); // the drawer's canvas: views fit its drawing to their own box
   if (app.view === "tv") tv.paint(message.player_id);
   else round.paintOther(message.player_id);
 }
@@ -497,6 +510,7 @@ function showView(view) {
   app.view = view;
   for (const name of ["home", "room", "tv", "practice"]) $(`#view-${name}`).hidden = name !== view;
   document.body.dataset.view = view;
+  document.documentElement.dataset.view = view; // the TV scales its rem to the screen
   const chip = $("#room-chip");
   chip.hidden = !app.room || view === "home" || view === "practice";
   if (app.room) chip.textContent = `Room ${displayCode(app.room.code)}`;
@@ -598,6 +612,9 @@ function renderLobby() {
     `${s.rounds} round${s.rounds === 1 ? "" : "s"} · ${s.round_seconds} s to draw · up to ${s.max_players} players · ` +
     `${wordCount} word${wordCount === 1 ? "" : "s"}${s.show_drawings ? " · drawings visible to all" : ""}`;
   if (host && !form.contains(document.activeElement)) fillSettingsForm(s);
+  // The host's settings form lists the same words with check boxes; everyone else reads them here.
+  $("#lobby-words").hidden = host;
+  renderWordPacks($("#lobby-words .word-packs"), [roomPack(s.words)], { emptyText: "No words yet." });
 }
 
 function fillSettingsForm(settings) {
@@ -785,7 +802,7 @@ const round = {
         const canvas = h("canvas", { class: "thumb-canvas", role: "img", "aria-label": `${player.name}'s drawing` });
         const card = h("figure", { class: "thumb" }, canvas, h("figcaption", {}, player.name));
         grid.append(card);
-        thumb = { card, view: new DrawingView(canvas, drawingOf(room, player.player_id)) };
+        thumb = { card, view: new DrawingView(canvas, drawingOf(room, player.player_id), { fit: fitDrawing }) };
         this.thumbs.set(player.player_id, thumb);
       }
       thumb.view.drawing = drawingOf(room, player.player_id);
@@ -814,7 +831,9 @@ const round = {
 // The TV: every player's canvas, guesses and recognition, and the scoreboard.
 
 const tv = {
-  cards: new Map(), // player_id -> {card, view, guesses, badge, score}
+  cards: new Map(), // player_id -> {card, name, score, badge, guesses, view}
+  gridObserver: null, // lays the grid out again when the screen (or the banner) changes its size
+  layoutScheduled: false,
 
   reset() {
     for (const card of this.cards.values()) {
@@ -841,12 +860,14 @@ const tv = {
     $("#tv-lobby").hidden = room.phase !== "lobby";
     $("#tv-body").hidden = room.phase === "lobby";
     $("#tv-lobby-players").replaceChildren(...room.players.map((player) => h("li", {}, player.name)));
+    if (room.phase === "lobby") renderWordPacks($("#tv-lobby-words .word-packs"), [roomPack(room.settings.words)]);
     $("#tv-code").textContent = displayCode(room.code);
     $("#tv-url").textContent = `${location.host}/`;
     this.syncCards();
     for (const id of this.cards.keys()) this.updateCard(id);
     this.renderScores();
     this.renderOverlay();
+    this.layout();
   },
 
   syncCards() {
@@ -866,15 +887,72 @@ const tv = {
       const score = h("span", { class: "score" });
       const badge = h("span", { class: "badge", hidden: true });
       const guesses = h("ol", { class: "guess-list compact" });
+      // Name and score above the drawing, recognition and guesses below it: nothing on top of it.
       const card = h("figure", { class: "tv-card", dataset: { playerId: player.player_id } },
-        h("figcaption", {}, name, badge, score), h("div", { class: "tv-canvas-wrap" }, canvas), guesses);
+        h("figcaption", { class: "tv-card-head" }, name, score),
+        h("div", { class: "tv-canvas-wrap" }, canvas),
+        h("div", { class: "tv-card-foot" }, badge, guesses));
       grid.append(card);
       this.cards.set(player.player_id, {
         card, name, score, badge, guesses,
-        view: new DrawingView(canvas, drawingOf(room, player.player_id)),
+        view: new DrawingView(canvas, drawingOf(room, player.player_id), { fit: fitDrawing }),
       });
     }
-    grid.dataset.count = String(Math.min(this.cards.size, 9));
+    if (!this.gridObserver) {
+      this.gridObserver = new ResizeObserver(() => this.scheduleLayout());
+      this.gridObserver.observe(grid);
+    }
+  },
+
+  scheduleLayout() {
+    if (this.layoutScheduled) return;
+    this.layoutScheduled = true;
+    requestAnimationFrame(() => {
+      this.layoutScheduled = false;
+      this.layout();
+    });
+  },
+
+  /**
+   * Give the grid the columns and rows that make every drawing largest on this screen. In order of
+   * preference: the scoreboard beside three lines of guesses per card, beside one line, then no
+   * scoreboard with three lines, with one line; the first whose drawings stay large enough wins.
+   * Then each name is fitted to its card.
+   */
+  layout() {
+    const body = $("#tv-body");
+    const grid = $("#tv-grid");
+    const first = this.cards.values().next().value;
+    if (!first || body.hidden) return;
+    if (matchMedia(TV_NARROW).matches) {
+      // A phone as the spectator screen: cards in a scrolling column (style.css), three guesses each.
+      body.dataset.side = "shown";
+      grid.dataset.density = "roomy";
+      this.fitNames();
+      return;
+    }
+    const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+    const choices = [
+      ["shown", "roomy", TV_ROOMY_MIN_REM],
+      ["shown", "compact", TV_SIDEBAR_MIN_REM],
+      ["hidden", "roomy", TV_ROOMY_MIN_REM],
+      ["hidden", "compact", 0],
+    ];
+    let chosen = null;
+    for (const [side, density, minRem] of choices) {
+      body.dataset.side = side;
+      grid.dataset.density = density;
+      const gap = parseFloat(getComputedStyle(grid).rowGap) || 0;
+      chosen = bestGrid(this.cards.size, grid.clientWidth, grid.clientHeight, { gap, ...cardChrome(first.card) });
+      if (chosen.side >= minRem * rem) break;
+    }
+    grid.style.setProperty("--columns", String(chosen.columns));
+    grid.style.setProperty("--rows", String(chosen.rows));
+    this.fitNames();
+  },
+
+  fitNames() {
+    for (const card of this.cards.values()) fitText(card.name, TV_NAME_MIN_PX);
   },
 
   updateCard(playerId) {
@@ -882,8 +960,12 @@ const tv = {
     const card = this.cards.get(playerId);
     const player = playerById(playerId);
     if (!card || !player) return;
-    card.name.textContent = player.name;
-    card.score.textContent = `${player.score} pts`;
+    if (card.name.textContent !== player.name) {
+      card.name.textContent = player.name;
+      fitText(card.name, TV_NAME_MIN_PX);
+    }
+    card.score.textContent = String(player.score);
+    card.score.setAttribute("aria-label", `${player.score} points`);
     card.view.drawing = drawingOf(room, playerId);
     card.view.repaint();
     const current = room.round;
@@ -921,14 +1003,41 @@ const tv = {
         h("div", { class: "tv-overlay-card" },
           h("p", { class: "hint" }, "Winner"),
           h("p", { class: "big-name" }, winner ? winner.name : "–"),
-          h("ol", { class: "podium" }, ...room.finalScores.map((line) =>
-            h("li", {}, h("span", { class: "name" }, line.name), h("span", { class: "score" }, `${line.score} pts`))))),
+          h("ol", { class: "podium" }, ...room.finalScores.map((line, index) =>
+            h("li", { class: index === 0 ? "winner" : "" },
+              h("span", { class: "name" }, line.name), h("span", { class: "score" }, `${line.score} pts`))))),
       );
       return;
     }
     overlay.hidden = true;
   },
 };
+
+// The TV's breakpoint in style.css: narrower screens scroll a column of cards instead of fitting a grid.
+const TV_NARROW = "(max-width: 700px)";
+
+/** The space a TV card takes besides its drawing: padding, border, the name line and the guesses. */
+function cardChrome(card) {
+  const style = getComputedStyle(card);
+  const px = (value) => parseFloat(value) || 0;
+  const head = card.querySelector(".tv-card-head");
+  const foot = card.querySelector(".tv-card-foot");
+  return {
+    chromeWidth: px(style.paddingLeft) + px(style.paddingRight) + px(style.borderLeftWidth) + px(style.borderRightWidth),
+    chromeHeight: px(style.paddingTop) + px(style.paddingBottom) + px(style.borderTopWidth) + px(style.borderBottomWidth) +
+      2 * px(style.rowGap) + head.offsetHeight + foot.offsetHeight,
+  };
+}
+
+/** Shrink an element's text (one line) until it fits, down to `minPx`; below that it is cut with "…". */
+function fitText(element, minPx) {
+  element.style.fontSize = "";
+  let size = parseFloat(getComputedStyle(element).fontSize);
+  while (element.scrollWidth > element.clientWidth && size > minPx) {
+    size = Math.max(minPx, size - 1);
+    element.style.fontSize = `${size}px`;
+  }
+}
 
 // ------------------------------------------------------------------------------------------------
 // Practice: draw alone, `recognize` answers with `guess` {ref}.
@@ -951,6 +1060,10 @@ const practice = {
     showView("practice");
     this.clear();
     this.pad.setEnabled(true);
+    // The model's full word list is not on the wire yet: show the words this page has seen in rooms.
+    renderWordPacks($("#practice-words .word-packs"),
+      [{ name: "Words from your rooms", words: sortedWords(app.knownWords) }],
+      { emptyText: "Any word the model knows. Join or create a room to see its word list here." });
   },
 
   clear() {
@@ -1209,4 +1322,4 @@ function start() {
 start();
 
 // For people reading the reference client in devtools, and for the end-to-end tests.
-window.doodleParty = { app, connection, round, practice };
+window.doodleParty = { app, connection, round, practice, tv };

@@ -2,19 +2,36 @@
 // events), a view that paints anyone's strokes, and a streamer that turns strokes into `stroke`
 // batches every 50 ms.
 //
-// Every surface uses one logical coordinate space, a square of SPACE x SPACE units, whatever its size
-// on screen: the web client declares `canvas: [SPACE, SPACE]` in hello, so its points mean the same on
-// a phone and on a TV, and a window resize never changes a drawing.
+// Every surface of this client uses one logical coordinate space, a square of SPACE x SPACE units,
+// whatever its size on screen: the web client declares `canvas: [SPACE, SPACE]` in hello, so its
+// points mean the same on a phone and on a TV, and a window resize never changes a drawing. Other
+// clients declare their own canvas (a phone app: its screen, say [390, 844]); the server relays it
+// with every stroke, and views that show other people's drawings fit the drawing itself to the box.
 
 export const SPACE = 1000;
 // Points closer than this (logical units) to the previous one add nothing a 28x28 raster can see.
 const MIN_STEP = 2;
 const INK = "#1d1d2c";
+// A view that fits the drawing never zooms in further than this fraction of the drawer's canvas (its
+// shorter side): a first short stroke shows as a short stroke, not as a line across the card.
+const MIN_FRAME = 0.3;
+// Free border around a fitted drawing, as a fraction of the box (room for the line's width).
+const FIT_MARGIN = 0.06;
+// Without a declared canvas the protocol assumes Google's 0..255 square.
+const DEFAULT_CANVAS = [256, 256];
 
 /** A drawing: stroke index -> list of [x, y, t] points, in logical units. */
 export class Drawing {
   constructor() {
     this.strokes = new Map();
+    this.canvas = null; // the drawer's declared [width, height], when the server relayed one
+  }
+
+  /** Remember the drawer's canvas ([width, height] from a relayed stroke); ignores anything else. */
+  setCanvas(canvas) {
+    if (Array.isArray(canvas) && canvas.length === 2 && canvas[0] > 0 && canvas[1] > 0) {
+      this.canvas = [Number(canvas[0]), Number(canvas[1])];
+    }
   }
 
   add(strokeIndex, points) {
@@ -49,16 +66,67 @@ export class Drawing {
     }
     return extent;
   }
+
+  /** The bounding box of every point, {minX, minY, maxX, maxY}, or null when there are none. */
+  bounds() {
+    let minX = Infinity;
+    let minY = Infinity;
+    let maxX = -Infinity;
+    let maxY = -Infinity;
+    for (const line of this.strokes.values()) {
+      for (const [x, y] of line) {
+        if (x < minX) minX = x;
+        if (x > maxX) maxX = x;
+        if (y < minY) minY = y;
+        if (y > maxY) maxY = y;
+      }
+    }
+    return minX === Infinity ? null : { minX, minY, maxX, maxY };
+  }
+}
+
+/**
+ * Where a pad paints: the SPACE square scaled into the element's shorter side, from the top left, so
+ * that what is drawn stays under the pointer. A drawing that goes beyond SPACE (another client's)
+ * is shrunk to fit. Returns {scale, dx, dy} in backing-store pixels per logical unit.
+ */
+export function fitSpace(drawing, width, height) {
+  const extent = Math.max(SPACE, drawing.extent() * 1.02);
+  return { scale: Math.min(width, height) / extent, dx: 0, dy: 0 };
+}
+
+/**
+ * Where a view of someone's drawing paints: the drawing's bounding box, centred and scaled to fill
+ * a width x height box with its aspect kept, whatever canvas it was drawn on (a tall phone, a square
+ * pad, a landscape tablet). The box is never smaller than MIN_FRAME of the drawer's canvas, so the
+ * first strokes do not jump to full size. Returns {scale, dx, dy}.
+ */
+export function fitDrawing(drawing, width, height) {
+  const bounds = drawing.bounds();
+  const [canvasWidth, canvasHeight] = drawing.canvas || DEFAULT_CANVAS;
+  if (!bounds) return { scale: Math.min(width / canvasWidth, height / canvasHeight), dx: 0, dy: 0 };
+  const least = MIN_FRAME * Math.min(canvasWidth, canvasHeight);
+  const frameWidth = Math.max(bounds.maxX - bounds.minX, least);
+  const frameHeight = Math.max(bounds.maxY - bounds.minY, least);
+  const usable = 1 - 2 * FIT_MARGIN;
+  const scale = Math.min((width * usable) / frameWidth, (height * usable) / frameHeight);
+  const centreX = (bounds.minX + bounds.maxX) / 2;
+  const centreY = (bounds.minY + bounds.maxY) / 2;
+  return { scale, dx: width / 2 - centreX * scale, dy: height / 2 - centreY * scale };
 }
 
 /**
  * Paints a Drawing on a canvas element, sharp on high-DPI screens, and repaints when the element
  * is resized. Repaints are batched to one per animation frame.
+ *
+ * `fit` places the drawing: `fitSpace` (a pad: the logical square, as drawn) or `fitDrawing`
+ * (someone else's drawing, filling the element).
  */
 export class DrawingView {
-  constructor(canvas, drawing = new Drawing()) {
+  constructor(canvas, drawing = new Drawing(), { fit = fitSpace } = {}) {
     this.canvas = canvas;
     this.drawing = drawing;
+    this.fitTo = fit;
     this.context = canvas.getContext("2d");
     this.scheduled = false;
     this.resizeObserver = new ResizeObserver(() => this.fit());
@@ -92,14 +160,13 @@ export class DrawingView {
     const { canvas, context } = this;
     context.setTransform(1, 0, 0, 1, 0, 0);
     context.clearRect(0, 0, canvas.width, canvas.height);
-    // Our own clients draw in the SPACE square; a native app may declare a larger canvas, which the
-    // protocol does not relay, so fit whatever we have seen into view.
-    const extent = Math.max(SPACE, this.drawing.extent() * 1.02);
-    const scale = Math.min(canvas.width, canvas.height) / extent;
-    context.setTransform(scale, 0, 0, scale, 0, 0);
-    const cssWidth = canvas.width / (window.devicePixelRatio || 1);
-    // About 3 px on a 300 px canvas, never thinner than 1.5 px on a thumbnail.
-    context.lineWidth = (Math.max(1.5, Math.min(6, cssWidth / 100)) * (window.devicePixelRatio || 1)) / scale;
+    const { scale, dx, dy } = this.fitTo(this.drawing, canvas.width, canvas.height);
+    context.setTransform(scale, 0, 0, scale, dx, dy);
+    const ratio = window.devicePixelRatio || 1;
+    const cssSide = Math.min(canvas.width, canvas.height) / ratio;
+    // The line's width is set in screen pixels, so a zoomed-in drawing is not painted with a marker:
+    // about 3 px on a 300 px canvas, never thinner than 1.5 px on a thumbnail nor over 6 px.
+    context.lineWidth = (Math.max(1.5, Math.min(6, cssSide / 100)) * ratio) / scale;
     context.lineCap = "round";
     context.lineJoin = "round";
     context.strokeStyle = INK;
