@@ -22,7 +22,8 @@ The rules raise these before building any new state, so a refused move leaves th
     ├── AlreadyRecognized       already_recognized
     ├── WrongWord               wrong_word
     └── InvalidSettings         invalid_settings
-        └── UnknownWord         unknown_word
+        ├── UnknownWord         unknown_word
+        └── UnknownPack         unknown_pack
 
 A subclass refines its parent: catching ``RoomFull`` also catches ``SpectatorsFull``.
 """
@@ -154,3 +155,13 @@ class UnknownWord(InvalidSettings):
     def __init__(self, word: str) -> None:
         super().__init__(f"the model does not know the word {word!r}")
         self.word = word
+
+
+class UnknownPack(InvalidSettings):
+    """The settings name a word pack this server does not offer."""
+
+    code = "unknown_pack"
+
+    def __init__(self, pack: str) -> None:
+        super().__init__(f"there is no word pack {pack!r} (list_packs names them)")
+        self.pack = pack

@@ -2,7 +2,8 @@
 
 ``RoomSettings(...)`` checks types and ranges itself, so a settings object the rules receive is
 always in range. ``RoomSettings.validated`` is the reader for the host's raw message: it also checks
-every word against the words the model knows, and fills in "every known word" when none are given.
+every word against the words the model knows, turns a word pack's name into its words
+(`game.packs`), and fills in the default pack (or every known word) when no words are given.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
-from game.errors import InvalidSettings, UnknownWord
+from game.errors import InvalidSettings, UnknownPack, UnknownWord
+from game.packs import DEFAULT_PACK, WordPack
 
 # Inclusive bounds of every integer setting. rounds, round_seconds and max_players come from the
 # product spec. results_seconds >= 1 keeps each deadline strictly after the Tick that sets it, so one
@@ -24,7 +26,7 @@ INT_BOUNDS: Final[Mapping[str, tuple[int, int]]] = {
     "max_spectators": (0, 64),
 }
 BOOL_SETTINGS: Final = ("show_drawings", "archive")
-SETTING_NAMES: Final = frozenset({*INT_BOUNDS, *BOOL_SETTINGS, "words"})
+SETTING_NAMES: Final = frozenset({*INT_BOUNDS, *BOOL_SETTINGS, "words", "pack"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,8 @@ class RoomSettings:
         round_seconds: drawing time of each round.
         max_players: player seats, including seats held for disconnected players.
         words: the words a game draws from. Empty means "not resolved yet"; ``validated`` resolves
-            it to every word the model knows, and a room only accepts resolved settings.
+            it to the default pack's words, and a room only accepts resolved settings.
+        pack: the name of the word pack `words` came from; "" for a list the host wrote.
         show_drawings: spectators and other players see the strokes live.
         archive: the server keeps the drawings after the game.
         results_seconds: pause on a round's results before the next round (or the game over).
@@ -51,6 +54,7 @@ class RoomSettings:
     round_seconds: int = 20
     max_players: int = 8
     words: tuple[str, ...] = ()
+    pack: str = ""
     show_drawings: bool = True
     archive: bool = False
     results_seconds: int = 5
@@ -68,6 +72,8 @@ class RoomSettings:
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise InvalidSettings(f"{name} must be true or false, got {value!r}")
+        if not isinstance(self.pack, str):
+            raise InvalidSettings(f"pack must be a string, got {self.pack!r}")
         if not isinstance(self.words, tuple):
             raise InvalidSettings(f"words must be a tuple, got {self.words!r}")
         seen: set[str] = set()
@@ -88,29 +94,47 @@ class RoomSettings:
         raw: Mapping[str, object],
         known_words: Sequence[str],
         base: RoomSettings | None = None,
+        packs: Mapping[str, WordPack] | None = None,
     ) -> RoomSettings:
         """Read settings sent by a client, strictly.
 
         Args:
-            raw: any subset of the setting names, with JSON-like values (``words`` a list of str;
-                an empty list means every known word).
+            raw: any subset of the setting names, with JSON-like values (``words`` a list of str,
+                an empty list meaning the default pack; ``pack`` a pack's name). ``words`` and
+                ``pack`` exclude each other.
             known_words: the words the recognition model knows, in the order to offer them.
             base: settings to start from for the names ``raw`` leaves out (the room's current
                 settings when the host changes one field); the defaults when None.
+            packs: the word packs on offer (`game.packs.build_packs`); without them, or without a
+                default pack among them, no words means every known word.
 
         Returns:
             Settings with ``words`` resolved (never empty).
 
         Raises:
             UnknownWord: a word is not in ``known_words``.
+            UnknownPack: ``pack`` names no pack on offer.
             InvalidSettings: an unknown name, a wrong type (bool is not int), an out-of-range value,
-                a duplicate word, or more rounds than words.
+                a duplicate word, more rounds than words, or both ``words`` and ``pack``.
         """
         known = tuple(dict.fromkeys(known_words))
         if not known:
             raise InvalidSettings("the model knows no words")
+        packs = packs or {}
+        if "pack" in raw:
+            if "words" in raw:
+                raise InvalidSettings("give words or a pack, not both")
+            name = raw["pack"]
+            if not isinstance(name, str) or name not in packs:
+                raise UnknownPack(str(name))
+            raw = {**raw, "words": list(packs[name].words)}
         settings = _read(raw, base if base is not None else cls(), known=frozenset(known))
-        return settings if settings.words else replace(settings, words=known)
+        if settings.words:
+            return settings
+        default = packs.get(DEFAULT_PACK)
+        if default is not None:
+            return replace(settings, words=default.words, pack=default.name)
+        return replace(settings, words=known, pack="")
 
     def to_dict(self) -> dict[str, object]:
         """Plain data (str, int, bool, list) for msgpack, JSON and the wire."""
@@ -119,6 +143,7 @@ class RoomSettings:
             "round_seconds": self.round_seconds,
             "max_players": self.max_players,
             "words": list(self.words),
+            "pack": self.pack,
             "show_drawings": self.show_drawings,
             "archive": self.archive,
             "results_seconds": self.results_seconds,
@@ -142,11 +167,14 @@ def _read(raw: Mapping[str, object], base: RoomSettings, known: frozenset[str] |
     ints = {name: _read_int(raw, name, getattr(base, name)) for name in INT_BOUNDS}
     bools = {name: _read_bool(raw, name, getattr(base, name)) for name in BOOL_SETTINGS}
     words = _read_words(raw["words"], known) if "words" in raw else base.words
+    # A list of words the host wrote belongs to no pack; `validated` passes a pack's words with its name.
+    pack = raw.get("pack", "" if "words" in raw else base.pack)
     return RoomSettings(
         rounds=ints["rounds"],
         round_seconds=ints["round_seconds"],
         max_players=ints["max_players"],
         words=words,
+        pack=pack if isinstance(pack, str) else str(pack),
         show_drawings=bools["show_drawings"],
         archive=bools["archive"],
         results_seconds=ints["results_seconds"],

@@ -164,6 +164,7 @@ def test_to_dict_round_trip_is_plain_json() -> None:
         "round_seconds": 20,
         "max_players": 8,
         "words": ["sun", "moon"],
+        "pack": "",
         "show_drawings": True,
         "archive": True,
         "results_seconds": 5,

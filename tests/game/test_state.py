@@ -69,6 +69,7 @@ def test_to_dict_of_a_round_in_full() -> None:
             "round_seconds": 20,
             "max_players": 8,
             "words": ["apple", "bicycle", "cat", "dog", "house", "moon", "sun", "tree"],
+            "pack": "",
             "show_drawings": True,
             "archive": False,
             "results_seconds": 5,
