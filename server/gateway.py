@@ -45,7 +45,7 @@ from game.commands import (
     Tick,
 )
 from game.errors import DoodleError, NotInRoom, RoomNotFound
-from game.events import RoundEnded, RoundStarted
+from game.events import RoundEnded
 from game.settings import RoomSettings
 from game.state import Phase, Role, RoomState
 from server import messages as wire
@@ -116,7 +116,8 @@ class Client:
     game_number: int = 0
     # The current round's drawing, stroke index -> its batches as float32 (n, 3) x, y, t arrays, fed
     # to the recognizer. Each batch is converted once, when it arrives, not at every recognition.
-    drawing_round: int = 0
+    # Keyed by (game, round): round numbers restart at 1 after a rematch.
+    drawing_round: tuple[int, int] = (0, 0)
     drawing: dict[int, list[np.ndarray]] = field(default_factory=dict)
     # Room events that arrived while this client's snapshot was being built.
     held: list[RoomEnvelope] | None = None
@@ -655,12 +656,6 @@ class Gateway:
             if isinstance(event, RoundEnded) and state.settings.archive:
                 # Off the event loop's critical path: the archiver writes files from this queue later.
                 await enqueue_round(self.redis, state, event)
-            if isinstance(event, RoundEnded | RoundStarted):
-                local = self.rooms.get(code)
-                for member in local.members.values() if local else ():
-                    member.drawing.clear()
-                    if member.player_id is not None:
-                        self.recognition.forget(code, member.player_id)
 
     # ------------------------------------------------------------------ strokes and recognition
 
@@ -678,8 +673,8 @@ class Gateway:
             code, client.game_number, batch.round, entry, now, [(["stroke_viewers", player_id], relay)]
         )
         _strokes_in.inc()
-        if client.drawing_round != batch.round:
-            client.drawing_round = batch.round
+        if client.drawing_round != (client.game_number, batch.round):
+            client.drawing_round = (client.game_number, batch.round)
             client.drawing.clear()
         client.drawing.setdefault(batch.stroke, []).append(_point_array(batch.points))
         local = self.rooms.get(code)
@@ -725,7 +720,7 @@ class Gateway:
             if client is not None:
                 client.send(wire.guess_message(result.player_id, list(result.guesses), None, result.job_id))
             return
-        if client is None or client.room != result.room_code or client.drawing_round != result.round:
+        if client is None or client.room != result.room_code or client.drawing_round[1] != result.round:
             return  # the player left or the round moved on: drop quietly
         guess = wire.guess_message(result.player_id, list(result.guesses), result.round)
         await self.store.publish(result.room_code, [(["viewers", result.player_id], guess)])
@@ -777,7 +772,7 @@ class Gateway:
                 if visible or e.player_id == client.player_id
             ]
             if client.role == "player":
-                client.drawing_round = state.round.number
+                client.drawing_round = (state.game_number, state.round.number)
                 client.drawing.clear()
                 for e in entries:
                     if e.player_id == client.player_id:
@@ -871,6 +866,12 @@ class Gateway:
         for audience, frame in frames:
             if frame.message.get("type") in ("game_started", "round_started"):
                 client.game_number = frame.message["game"]
+            if frame.message.get("type") in ("round_started", "round_ended"):
+                # Every gateway clears its members' drawings from what is published, not only the one
+                # that committed the round's start or end.
+                client.drawing.clear()
+                if client.room is not None and client.player_id is not None:
+                    self.recognition.forget(client.room, client.player_id)
             if audience_includes(audience, client, state):
                 client.send(frame)
         self._apply_membership_effects(client, envelope.out)
