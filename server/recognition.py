@@ -125,6 +125,7 @@ class RecognitionJob:
         canvas: the client's canvas (width, height), or None to fit the drawing's own extent.
         deciding: this drawing may decide the round (stroke end, final drawing); never shed.
         submitted_at: time.time() when the drawing changed; latency is measured from it.
+        game: the game (rematch count) of `round`: round numbers restart at 1 in each game.
     """
 
     job_id: str
@@ -137,6 +138,7 @@ class RecognitionJob:
     canvas: tuple[float, float] | None
     deciding: bool
     submitted_at: float
+    game: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,7 @@ class RecognitionResult:
     recognized: bool
     submitted_at: float
     finished_at: float
+    game: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +184,7 @@ class DrawingRequest:
     deciding: bool
     submitted_at: float
     threshold: float | None
+    game: int = 0
 
     @classmethod
     def from_job(
@@ -202,6 +206,7 @@ class DrawingRequest:
             deciding=job.deciding,
             submitted_at=job.submitted_at,
             threshold=threshold,
+            game=job.game,
         )
 
     @property
@@ -268,6 +273,7 @@ def recognize_batch(model: StrokeClassifier, requests: Sequence[DrawingRequest])
                 recognized=recognized,
                 submitted_at=request.submitted_at,
                 finished_at=finished_at,
+                game=request.game,
             )
         )
     return results
@@ -328,6 +334,7 @@ def encode_request(request: DrawingRequest) -> bytes:
             "room": request.room_code,
             "player": request.player_id,
             "round": request.round,
+            "game": request.game,
             "target": request.target_word,
             "strokes": strokes,
             "canvas": list(request.canvas) if request.canvas is not None else None,
@@ -362,6 +369,7 @@ def decode_request(data: bytes) -> DrawingRequest:
             deciding=bool(raw["deciding"]),
             submitted_at=float(raw["at"]),
             threshold=None if raw["threshold"] is None else float(raw["threshold"]),
+            game=int(raw.get("game", 0)),
         )
     except (KeyError, TypeError, IndexError, AttributeError, msgpack.UnpackException) as exc:
         raise ValueError(f"malformed job: {exc!r}") from exc
@@ -377,6 +385,7 @@ def encode_result(result: RecognitionResult, worker: str = "") -> bytes:
             "room": result.room_code,
             "player": result.player_id,
             "round": result.round,
+            "game": result.game,
             "guesses": [[label, score] for label, score in result.guesses],
             "target_score": result.target_score,
             "recognized": result.recognized,
@@ -407,6 +416,7 @@ def decode_result(data: bytes) -> RecognitionResult:
             recognized=bool(raw["recognized"]),
             submitted_at=float(raw["at"]),
             finished_at=float(raw["done"]),
+            game=int(raw.get("game", 0)),
         )
     except (KeyError, TypeError, IndexError, AttributeError, msgpack.UnpackException) as exc:
         raise ValueError(f"malformed result: {exc!r}") from exc
