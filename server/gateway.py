@@ -49,6 +49,7 @@ from game.settings import RoomSettings
 from game.state import Phase, Role, RoomState
 from server import messages as wire
 from server.archive import enqueue_round, forget_player, record_consent
+from server.clock import Clock, SystemClock, Wakeup
 from server.config import Settings
 from server.drawings import Drawings
 from server.envelopes import CommitEnvelope, GuessEnvelope, decode_envelope
@@ -82,12 +83,10 @@ from server.store import (
 log = structlog.get_logger("doodle_party.gateway")
 
 MAX_COMMIT_ATTEMPTS = 16
-# Liveness: each gateway refreshes doodle:gateway:{id}:alive every HEARTBEAT_S (it expires after
-# ALIVE_TTL_MS), and every SWEEP_S looks at its rooms' members held by other gateways: a member whose
+# Liveness (Settings.heartbeat_seconds, alive_ttl_seconds, sweep_seconds): each gateway refreshes
+# doodle:gateway:{id}:alive every heartbeat (it expires after the TTL), and every sweep looks at its
+# rooms' members held by other gateways: a member whose
 # gateway stopped refreshing (killed, not shut down) is marked disconnected, so their seat's 30 s run.
-HEARTBEAT_S = 2.0
-ALIVE_TTL_MS = 6000
-SWEEP_S = 5.0
 OUTBOX_LIMIT = 512  # frames queued for one slow client before we drop it
 
 _connections_gauge = REGISTRY.gauge("doodle_connections", "Open WebSocket connections")
@@ -97,10 +96,6 @@ _errors_out = REGISTRY.counter("doodle_errors_total", "Error messages sent", ["c
 _strokes_in = REGISTRY.counter("doodle_stroke_batches_total", "Accepted stroke batches")
 _recognitions = REGISTRY.counter("doodle_recognitions_total", "Players recognized")
 _commit_conflicts = REGISTRY.counter("doodle_commit_conflicts_total", "Optimistic commits retried")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(eq=False)
@@ -150,7 +145,7 @@ class LocalRoom:
     code: str
     view: RoomView
     clients: dict[str, Client] = field(default_factory=dict)
-    timer: asyncio.TimerHandle | None = None
+    timer: Wakeup | None = None
 
 
 class Gateway:
@@ -161,8 +156,10 @@ class Gateway:
         settings: Settings,
         client: aioredis.Redis,
         recognition: RecognitionService,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
         self.redis = client
         self.store = RoomStore(
             client, idle_ttl=settings.idle_room_ttl_seconds, finished_ttl=settings.finished_room_ttl_seconds
@@ -185,7 +182,7 @@ class Gateway:
         # This gateway's own channel: other gateways tell it here to close a connection they replaced.
         await self.pubsub.subscribe(gateway_channel(self.settings.gateway_id))
         self._subscriber = asyncio.create_task(self._read_published(), name="pubsub-reader")
-        await self.redis.set(alive_key(self.settings.gateway_id), 1, px=ALIVE_TTL_MS)
+        await self.redis.set(alive_key(self.settings.gateway_id), 1, px=self._alive_ttl_ms)
         self._liveness = asyncio.create_task(self._keep_alive(), name="liveness")
 
     async def aclose(self) -> None:
@@ -202,6 +199,13 @@ class Gateway:
             if room.timer is not None:
                 room.timer.cancel()
         await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    @property
+    def _alive_ttl_ms(self) -> int:
+        return int(self.settings.alive_ttl_seconds * 1000)
+
+    def _now_ms(self) -> int:
+        return round(self.clock.now() * 1000)  # as messages._ms rounds every other time
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -302,7 +306,7 @@ class Gateway:
     async def _dispatch(self, client: Client, message: wire.ClientMessage) -> None:
         match message:
             case wire.Ping():
-                client.send(wire.pong_message(now_ms(), message.id))
+                client.send(wire.pong_message(self._now_ms(), message.id))
             case wire.Hello():
                 await self._hello(client, message)
             case wire.CreateRoom():
@@ -377,7 +381,7 @@ class Gateway:
                     gateway_channel(gateway_id), f"replaced {session.player_id} {connection_id}"
                 )
         self.players[session.player_id] = client
-        client.send(wire.welcome_message(session.player_id, token, now_ms(), resumed=resumed))
+        client.send(wire.welcome_message(session.player_id, token, self._now_ms(), resumed=resumed))
         client.log.info("hello", resumed=resumed)
         if resumed and session.room:
             await self._resume_seat(client, session.room, session.role or "player")
@@ -418,7 +422,7 @@ class Gateway:
         if client.room is not None:
             raise AlreadyInRoom("leave your room before creating another")
         settings = RoomSettings.validated(message.settings, self.known_words)
-        now = time.time()
+        now = self.clock.now()
         for _attempt in range(10):
             code = new_room_code(self._rng)
             state, _events = rules.create_room(code, self._me(client), client.session.name, settings, now)  # type: ignore[union-attr]
@@ -515,17 +519,17 @@ class Gateway:
 
     async def _keep_alive(self) -> None:
         """Refresh this gateway's liveness key; now and then, sweep members of dead gateways."""
-        next_sweep = time.monotonic() + SWEEP_S
+        next_sweep = time.monotonic() + self.settings.sweep_seconds
         while True:
-            await asyncio.sleep(HEARTBEAT_S)
+            await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
-                await self.redis.set(alive_key(self.settings.gateway_id), 1, px=ALIVE_TTL_MS)
+                await self.redis.set(alive_key(self.settings.gateway_id), 1, px=self._alive_ttl_ms)
             except (RedisError, OSError) as exc:  # Redis restarting: try again on the next beat
                 log.warning("liveness_failed", error=str(exc))
                 continue
             if time.monotonic() < next_sweep:
                 continue
-            next_sweep = time.monotonic() + SWEEP_S
+            next_sweep = time.monotonic() + self.settings.sweep_seconds
             try:
                 await self.sweep_dead_connections()
                 await self.restore_own_connections()
@@ -534,7 +538,7 @@ class Gateway:
 
     async def restore_own_connections(self) -> int:
         """Mark connected again this gateway's members whom a room shows disconnected: another
-        gateway swept them while this one was too busy to refresh its key for ALIVE_TTL_MS. Returns
+        gateway swept them while this one was too busy to refresh its key for alive_ttl_seconds. Returns
         how many."""
         stale = [
             (local.code, member.player_id)
@@ -606,7 +610,9 @@ class Gateway:
         """
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             state, version = await self.store.load(code)
-            new_state, events, failure = _apply_commands(state, commands_for, time.time(), before_deadlines)
+            new_state, events, failure = _apply_commands(
+                state, commands_for, self.clock.now(), before_deadlines
+            )
             if not events and new_state == state:
                 self._rearm(code, state, version)
                 if failure is not None:
@@ -652,7 +658,7 @@ class Gateway:
         game = state.game_number if state is not None else 0
         points = [list(point) for point in batch.points]
         canvas = list(client.canvas) if client.canvas is not None else None
-        now = time.time()
+        now = self.clock.now()
         entry = StrokeEntry(player_id, batch.stroke, points, batch.end, canvas)
         await self.store.append_stroke(code, game, batch.round, entry, now)
         _strokes_in.inc()
@@ -689,7 +695,7 @@ class Gateway:
                 canvas=message.canvas,
                 # Practice is paced like a drawer: newest drawing only, one guess per interval.
                 deciding=False,
-                submitted_at=time.time(),
+                submitted_at=self.clock.now(),
             )
         )
 
@@ -765,7 +771,7 @@ class Gateway:
                 for e in entries:
                     if e.player_id == player_id:
                         self.drawings.add(player_id, (state.game_number, round_number), e.stroke, e.points)
-        client.send(wire.room_message(state, player_id, role.value, now_ms(), strokes))
+        client.send(wire.room_message(state, player_id, role.value, self._now_ms(), strokes))
         # Events published while the snapshot was read go out now, minus what the snapshot covered.
         self._apply(
             local, local.view.snapshot_sent(player_id, version, (state.game_number, round_number, seq))
@@ -852,9 +858,8 @@ class Gateway:
             local.timer = None
         if deadline is None:
             return
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, deadline - time.time()) + 0.005
-        local.timer = loop.call_later(delay, lambda: self._spawn(self._tick(local.code)))
+        # A little after the deadline, so that the rules, reading the same clock, find it passed.
+        local.timer = self.clock.call_at(deadline + 0.005, lambda: self._spawn(self._tick(local.code)))
 
     async def _tick(self, code: str) -> None:
         try:
@@ -895,7 +900,7 @@ def _apply_commands(
 
 
 def alive_key(gateway_id: str) -> str:
-    """The key a live gateway keeps refreshing (see HEARTBEAT_S)."""
+    """The key a live gateway keeps refreshing (see Settings.heartbeat_seconds)."""
     return f"doodle:gateway:{gateway_id}:alive"
 
 

@@ -537,7 +537,9 @@ async def test_real_game_archives_consented_drawing_and_forget_me_removes_it(
 ) -> None:
     """Over real WebSockets: the consenting host's apple is archived, the other player's cloud and the
     spectator leave nothing, and forget_me removes the host's drawing."""
-    settings = Settings(port=0, redis_url=redis_url, archive_dir=tmp_path, guess_interval_ms=50)
+    settings = Settings(
+        port=0, redis_url=redis_url, archive_dir=tmp_path, guess_interval_ms=50, recognition_processes=0
+    )
     async with running_server(settings) as server:
         host = await TestClient.connect(server.url)
         await host.hello("host", consent={"archive": True}, canvas=[256, 256])

@@ -7,6 +7,7 @@ import asyncio
 import numpy as np
 
 from server.app import running_server
+from server.clock import FakeClock
 from server.config import Settings
 from tests.server.wsclient import TestClient, draw
 
@@ -18,9 +19,10 @@ async def test_rematch_on_two_gateways_starts_every_drawing_afresh(
     `rematch` and `start_game`, B's first tiny stroke of game 2 is judged on its own, not on top of
     game 1's drawing (which B once kept: its drawings were keyed by round, not by game and round)."""
     settings = Settings(port=0, redis_url=redis_url, recognition_processes=0, guess_interval_ms=50)
+    clock = FakeClock()  # one time for both gateways; the results pause passes when the test says
     async with (
-        running_server(settings) as gateway_a,
-        running_server(settings.with_overrides({"gateway_id": "b"})) as gateway_b,
+        running_server(settings, clock) as gateway_a,
+        running_server(settings.with_overrides({"gateway_id": "b"}), clock) as gateway_b,
     ):
         host = await TestClient.connect(gateway_a.url)
         await host.hello("host", canvas=[256, 256])
@@ -40,6 +42,8 @@ async def test_rematch_on_two_gateways_starts_every_drawing_afresh(
         await host.wait_for(lambda m: m["type"] == "recognized" and m["player_id"] == player.player_id, 15)
         await draw(host, apple, 1)
         await host.wait_for(lambda m: m["type"] == "recognized" and m["player_id"] == host.player_id, 15)
+        await player.wait_for("round_ended", timeout=15)
+        clock.advance(5.01)
         await player.wait_for("game_over", timeout=15)
 
         await host.request({"type": "rematch"}, "back_to_lobby")
