@@ -68,7 +68,6 @@ async def test_rematch_on_two_gateways_starts_every_drawing_afresh(
         assert guess["round"] == 1
         await asyncio.sleep(0.5)  # a recognition is committed after its guess is published
         assert not [m for m in player.inbox[mark:] if m["type"] == "recognized"], player.inbox[mark:]
-        top = guess["guesses"][0]
-        assert not (top["word"] == "apple" and top["score"] >= settings.recognition_threshold), guess
+        assert guess["guesses"][0]["word"] != "apple" or guess["guesses"][0]["score"] < 0.5, guess
         for client in (host, player):
             await client.close()
