@@ -20,6 +20,7 @@ from websockets.typing import Origin
 
 from inference.recognizer import Recognizer
 from server.archive import Archiver, archive_location
+from server.clock import Clock
 from server.config import Settings
 from server.gateway import Gateway
 from server.http import make_process_request
@@ -82,8 +83,12 @@ def build_recognition(settings: Settings, redis_url: str, on_result: OnResult) -
 
 
 @contextlib.asynccontextmanager
-async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
-    """Start Redis (embedded unless ``settings.redis_url``), recognition and the WebSocket server."""
+async def running_server(settings: Settings, clock: Clock | None = None) -> AsyncIterator[RunningServer]:
+    """Start Redis (embedded unless ``settings.redis_url``), recognition and the WebSocket server.
+
+    Args:
+        clock: the gateway's clock (tests pass a ``FakeClock``); default: wall time.
+    """
     embedded: EmbeddedRedis | None = None
     redis_url = settings.redis_url
     if redis_url is None:
@@ -102,7 +107,7 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
     try:
         await client.ping()
         await recognition.start()
-        gateway = Gateway(settings, client, recognition)
+        gateway = Gateway(settings, client, recognition, clock)
         await gateway.start()
         archiver = Archiver(
             client,

@@ -38,6 +38,13 @@ class Settings:
     max_bad_messages: int = 20
     hello_timeout_seconds: float = 10.0
 
+    # Liveness of gateways sharing a Redis: each refreshes its key every heartbeat_seconds, the key
+    # expires after alive_ttl_seconds, and every sweep_seconds a gateway marks disconnected the members
+    # its rooms have on gateways whose key expired (killed, not shut down).
+    heartbeat_seconds: float = 2.0
+    alive_ttl_seconds: float = 6.0
+    sweep_seconds: float = 5.0
+
     # Room lifetime.
     idle_room_ttl_seconds: int = 3600
     finished_room_ttl_seconds: int = 600

@@ -19,11 +19,10 @@ import contextlib
 import random
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
@@ -45,12 +44,15 @@ from game.commands import (
     Tick,
 )
 from game.errors import DoodleError, NotInRoom, RoomNotFound
-from game.events import RoundEnded, RoundStarted
+from game.events import Event, RoundEnded
 from game.settings import RoomSettings
 from game.state import Phase, Role, RoomState
 from server import messages as wire
 from server.archive import enqueue_round, forget_player, record_consent
+from server.clock import Clock, SystemClock, Wakeup
 from server.config import Settings
+from server.drawings import Drawings
+from server.envelopes import CommitEnvelope, GuessEnvelope, decode_envelope
 from server.errors import (
     AlreadyInRoom,
     HelloFirst,
@@ -60,27 +62,31 @@ from server.errors import (
 from server.metrics import REGISTRY
 from server.ratelimit import TokenBucket, allow_join_attempt
 from server.recognition import RecognitionJob, RecognitionResult, RecognitionService
+from server.room_view import (
+    ClearDrawings,
+    Effect,
+    ForgetRecognitions,
+    RoomView,
+    Send,
+    SetTimer,
+    Unseat,
+)
 from server.sessions import Session, SessionStore, session_key
 from server.store import (
     RoomCodeTaken,
-    RoomEnvelope,
     RoomStore,
     StaleRoomVersion,
     StrokeEntry,
-    decode_envelope,
     room_channel,
-    round_id,
 )
 
 log = structlog.get_logger("doodle_party.gateway")
 
 MAX_COMMIT_ATTEMPTS = 16
-# Liveness: each gateway refreshes doodle:gateway:{id}:alive every HEARTBEAT_S (it expires after
-# ALIVE_TTL_MS), and every SWEEP_S looks at its rooms' members held by other gateways: a member whose
+# Liveness (Settings.heartbeat_seconds, alive_ttl_seconds, sweep_seconds): each gateway refreshes
+# doodle:gateway:{id}:alive every heartbeat (it expires after the TTL), and every sweep looks at its
+# rooms' members held by other gateways: a member whose
 # gateway stopped refreshing (killed, not shut down) is marked disconnected, so their seat's 30 s run.
-HEARTBEAT_S = 2.0
-ALIVE_TTL_MS = 6000
-SWEEP_S = 5.0
 OUTBOX_LIMIT = 512  # frames queued for one slow client before we drop it
 
 _connections_gauge = REGISTRY.gauge("doodle_connections", "Open WebSocket connections")
@@ -92,13 +98,12 @@ _recognitions = REGISTRY.counter("doodle_recognitions_total", "Players recognize
 _commit_conflicts = REGISTRY.counter("doodle_commit_conflicts_total", "Optimistic commits retried")
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 @dataclass(eq=False)
 class Client:
-    """One WebSocket connection and what the gateway knows about it."""
+    """One WebSocket connection: its socket, its send queue, who it is and which room it is in.
+
+    What the room means for this connection (its role, what its snapshot covered) is in the room's
+    ``RoomView``; its drawing is in ``Gateway.drawings``."""
 
     ws: ServerConnection
     connection_id: str
@@ -107,19 +112,7 @@ class Client:
     session: Session | None = None
     canvas: tuple[float, float] | None = None
     room: str | None = None
-    role: str | None = None
     bad_messages: int = 0
-    # Delivery watermarks: skip published events already covered by the snapshot this client got.
-    seen_version: int = 0
-    seen_stroke: tuple[str, int] = ("", 0)  # (round id, last stroke batch in the snapshot)
-    # The game (rematch count) this client was last told about: a stroke's round is within it.
-    game_number: int = 0
-    # The current round's drawing, stroke index -> its batches as float32 (n, 3) x, y, t arrays, fed
-    # to the recognizer. Each batch is converted once, when it arrives, not at every recognition.
-    drawing_round: int = 0
-    drawing: dict[int, list[np.ndarray]] = field(default_factory=dict)
-    # Room events that arrived while this client's snapshot was being built.
-    held: list[RoomEnvelope] | None = None
     outbox: asyncio.Queue[wire.WireFrame] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
     too_slow: bool = False
     log: Any = None
@@ -147,29 +140,12 @@ class Client:
 
 @dataclass(eq=False)
 class LocalRoom:
-    """The members of one room on this gateway, plus a wake-up for its next deadline."""
+    """One room with members on this gateway: its view, their sockets, a wake-up for its deadline."""
 
     code: str
-    members: dict[str, Client] = field(default_factory=dict)
-    state: RoomState | None = None
-    version: int = 0
-    timer: asyncio.TimerHandle | None = None
-
-
-def audience_includes(audience: Sequence[str], client: Client, state: RoomState | None) -> bool:
-    """Whether a published message is meant for this client."""
-    kind = audience[0]
-    if kind == "all":
-        return True
-    if kind == "viewers":  # spectators, plus the player named (their own guesses)
-        return client.role == "spectator" or client.player_id == audience[1]
-    if kind == "all_except":
-        return client.player_id != audience[1]
-    if kind == "stroke_viewers":  # spectators always, players when the room shows drawings
-        if client.player_id == audience[1]:
-            return False
-        return client.role == "spectator" or bool(state is not None and state.settings.show_drawings)
-    return False
+    view: RoomView
+    clients: dict[str, Client] = field(default_factory=dict)
+    timer: Wakeup | None = None
 
 
 class Gateway:
@@ -180,8 +156,10 @@ class Gateway:
         settings: Settings,
         client: aioredis.Redis,
         recognition: RecognitionService,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
         self.redis = client
         self.store = RoomStore(
             client, idle_ttl=settings.idle_room_ttl_seconds, finished_ttl=settings.finished_room_ttl_seconds
@@ -189,6 +167,7 @@ class Gateway:
         self.sessions = SessionStore(client)
         self.recognition = recognition
         self.known_words = tuple(recognition.labels)
+        self.drawings = Drawings()
         self.rooms: dict[str, LocalRoom] = {}
         self.players: dict[str, Client] = {}
         self.pubsub = client.pubsub(ignore_subscribe_messages=True)
@@ -203,7 +182,7 @@ class Gateway:
         # This gateway's own channel: other gateways tell it here to close a connection they replaced.
         await self.pubsub.subscribe(gateway_channel(self.settings.gateway_id))
         self._subscriber = asyncio.create_task(self._read_published(), name="pubsub-reader")
-        await self.redis.set(alive_key(self.settings.gateway_id), 1, px=ALIVE_TTL_MS)
+        await self.redis.set(alive_key(self.settings.gateway_id), 1, px=self._alive_ttl_ms)
         self._liveness = asyncio.create_task(self._keep_alive(), name="liveness")
 
     async def aclose(self) -> None:
@@ -220,6 +199,13 @@ class Gateway:
             if room.timer is not None:
                 room.timer.cancel()
         await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    @property
+    def _alive_ttl_ms(self) -> int:
+        return int(self.settings.alive_ttl_seconds * 1000)
+
+    def _now_ms(self) -> int:
+        return round(self.clock.now() * 1000)  # as messages._ms rounds every other time
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -320,7 +306,7 @@ class Gateway:
     async def _dispatch(self, client: Client, message: wire.ClientMessage) -> None:
         match message:
             case wire.Ping():
-                client.send(wire.pong_message(now_ms(), message.id))
+                client.send(wire.pong_message(self._now_ms(), message.id))
             case wire.Hello():
                 await self._hello(client, message)
             case wire.CreateRoom():
@@ -395,7 +381,7 @@ class Gateway:
                     gateway_channel(gateway_id), f"replaced {session.player_id} {connection_id}"
                 )
         self.players[session.player_id] = client
-        client.send(wire.welcome_message(session.player_id, token, now_ms(), resumed=resumed))
+        client.send(wire.welcome_message(session.player_id, token, self._now_ms(), resumed=resumed))
         client.log.info("hello", resumed=resumed)
         if resumed and session.room:
             await self._resume_seat(client, session.room, session.role or "player")
@@ -425,8 +411,9 @@ class Gateway:
             await self._unsubscribe_if_empty(local)
             client.log.info("resume_without_seat", room_id=code)
             return
+        self._apply(local, local.view.learn(state, version))
         await self._take_seat(client, local, role)
-        await self._send_snapshot(client, state, version)
+        await self._send_snapshot(client, local, state, version)
         client.log.info("seat_resumed", room_id=code)
 
     # ------------------------------------------------------------------ rooms
@@ -435,7 +422,7 @@ class Gateway:
         if client.room is not None:
             raise AlreadyInRoom("leave your room before creating another")
         settings = RoomSettings.validated(message.settings, self.known_words)
-        now = time.time()
+        now = self.clock.now()
         for _attempt in range(10):
             code = new_room_code(self._rng)
             state, _events = rules.create_room(code, self._me(client), client.session.name, settings, now)  # type: ignore[union-attr]
@@ -447,9 +434,9 @@ class Gateway:
         else:  # pragma: no cover - 10 collisions in a row means the code space is exhausted
             raise RoomCodeTaken("could not allocate a room code")
         local = await self._subscribe(code)
-        local.state, local.version = state, 1
+        self._apply(local, local.view.learn(state, 1))
         await self._take_seat(client, local, "player")
-        await self._send_snapshot(client, state, 1)
+        await self._send_snapshot(client, local, state, 1)
         client.log.info("room_created", room_id=code)
 
     async def _join_room(self, client: Client, message: wire.JoinRoom) -> None:
@@ -473,8 +460,9 @@ class Gateway:
             if not await allow_join_attempt(self.redis, str(remote), self.settings.join_attempts_per_minute):
                 raise RateLimited("too many join attempts; wait a minute") from None
             raise
+        self._apply(local, local.view.learn(state, version))
         await self._take_seat(client, local, message.role)
-        await self._send_snapshot(client, state, version)
+        await self._send_snapshot(client, local, state, version)
         client.log.info("room_joined", room_id=code, role=message.role)
 
     async def _leave(self, client: Client) -> None:
@@ -483,7 +471,7 @@ class Gateway:
         await self.transact(code, lambda state: [LeaveRoom(player_id)])
         await self._detach(client)
         await self.sessions.set_seat(player_id, None, None)
-        client.send({"type": "left_room", "code": code, "reason": "left"})
+        client.send(wire.left_room_message(code, "left"))
 
     async def _room_command(self, client: Client, command: Any) -> None:
         await self.transact(self._room_of(client), lambda state: [command])
@@ -492,10 +480,10 @@ class Gateway:
         """Seat the client on this gateway, in its session (for resume) and in the archive's consent
         list; room events are held for it until its snapshot is sent."""
         assert client.session is not None
-        client.room, client.role = local.code, role
-        client.held = []
+        client.room = local.code
         client.log = client.log.bind(room_id=local.code)
-        local.members[client.session.player_id] = client
+        local.view.seat(client.session.player_id, Role(role))
+        local.clients[client.session.player_id] = client
         _rooms_gauge.set(len(self.rooms))
         await self.sessions.set_seat(client.session.player_id, local.code, role)
         if role == "player":  # spectators never leave drawings behind
@@ -505,14 +493,15 @@ class Gateway:
 
     async def _detach(self, client: Client) -> None:
         code, player_id = client.room, client.player_id
-        client.room = client.role = None
-        client.drawing.clear()
+        client.room = None
         if code is None or player_id is None:
             return
+        self.drawings.clear(player_id)
         self.recognition.forget(code, player_id)
         local = self.rooms.get(code)
-        if local is not None and local.members.get(player_id) is client:
-            del local.members[player_id]
+        if local is not None and local.clients.get(player_id) is client:
+            del local.clients[player_id]
+            local.view.unseat(player_id)
             await self._unsubscribe_if_empty(local)
 
     async def _on_disconnect(self, client: Client) -> None:
@@ -530,17 +519,17 @@ class Gateway:
 
     async def _keep_alive(self) -> None:
         """Refresh this gateway's liveness key; now and then, sweep members of dead gateways."""
-        next_sweep = time.monotonic() + SWEEP_S
+        next_sweep = time.monotonic() + self.settings.sweep_seconds
         while True:
-            await asyncio.sleep(HEARTBEAT_S)
+            await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
-                await self.redis.set(alive_key(self.settings.gateway_id), 1, px=ALIVE_TTL_MS)
+                await self.redis.set(alive_key(self.settings.gateway_id), 1, px=self._alive_ttl_ms)
             except (RedisError, OSError) as exc:  # Redis restarting: try again on the next beat
                 log.warning("liveness_failed", error=str(exc))
                 continue
             if time.monotonic() < next_sweep:
                 continue
-            next_sweep = time.monotonic() + SWEEP_S
+            next_sweep = time.monotonic() + self.settings.sweep_seconds
             try:
                 await self.sweep_dead_connections()
                 await self.restore_own_connections()
@@ -549,14 +538,14 @@ class Gateway:
 
     async def restore_own_connections(self) -> int:
         """Mark connected again this gateway's members whom a room shows disconnected: another
-        gateway swept them while this one was too busy to refresh its key for ALIVE_TTL_MS. Returns
+        gateway swept them while this one was too busy to refresh its key for alive_ttl_seconds. Returns
         how many."""
         stale = [
             (local.code, member.player_id)
             for local in list(self.rooms.values())
-            if local.state is not None
-            for member in local.state.members
-            if not member.connected and member.player_id in local.members
+            if local.view.state is not None
+            for member in local.view.state.members
+            if not member.connected and member.player_id in local.clients
         ]
         for code, player_id in stale:
             with contextlib.suppress(DoodleError):
@@ -570,9 +559,9 @@ class Gateway:
         suspects = [
             (local.code, member.player_id)
             for local in list(self.rooms.values())
-            if local.state is not None
-            for member in local.state.members
-            if member.connected and member.player_id not in local.members
+            if local.view.state is not None
+            for member in local.view.state.members
+            if member.connected and member.player_id not in local.clients
         ]
         if not suspects:
             return 0
@@ -621,70 +610,61 @@ class Gateway:
         """
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             state, version = await self.store.load(code)
-            new_state, events, failure = _apply_commands(state, commands_for, time.time(), before_deadlines)
+            new_state, events, failure = _apply_commands(
+                state, commands_for, self.clock.now(), before_deadlines
+            )
             if not events and new_state == state:
-                self._remember(code, state, version)
+                self._rearm(code, state, version)
                 if failure is not None:
                     raise failure
                 return state, version, []
-            out = self._render(new_state, events)
             try:
-                new_version = await self.store.commit(new_state, version, rules.next_deadline(new_state), out)
+                new_version = await self.store.commit(new_state, version, events)
             except StaleRoomVersion:
                 _commit_conflicts.inc()
                 continue
-            self._remember(code, new_state, new_version)
-            await self._after_commit(code, new_state, events)
+            local = self.rooms.get(code)
+            if local is not None:
+                # Our own commit acts here at once, exactly as its echo would (the view skips the echo).
+                envelope = CommitEnvelope(new_version, new_state, tuple(events))
+                self._apply(local, local.view.receive(envelope, local=True))
+            await self._after_commit(new_state, events)
             if failure is not None:
                 raise failure
             return new_state, new_version, events
         raise StaleRoomVersion("room is too busy; try again")
 
-    def _remember(self, code: str, state: RoomState, version: int) -> None:
-        """Cache the newest state of a room we have members in, and wake it at its next deadline."""
+    def _rearm(self, code: str, state: RoomState, version: int) -> None:
+        """Nothing was due (a timer fired early, or a peer ticked first): wake the room at its next
+        deadline as loaded, unless the view already knows a newer state."""
         local = self.rooms.get(code)
-        if local is not None and version > local.version:
-            local.state, local.version = state, version
+        if local is not None and version >= local.view.version:
             self._schedule(local, rules.next_deadline(state))
 
-    def _render(self, state: RoomState, events: Iterable[Any]) -> list[tuple[list[str], dict[str, Any]]]:
-        return [item for event in events for item in wire.render_event(event, state)]
-
-    async def _after_commit(self, code: str, state: RoomState, events: Sequence[Any]) -> None:
+    async def _after_commit(self, state: RoomState, events: Sequence[Event]) -> None:
+        """What only the committing gateway does, once per commit: hand finished rounds to the archive."""
         for event in events:
             if isinstance(event, RoundEnded) and state.settings.archive:
                 # Off the event loop's critical path: the archiver writes files from this queue later.
                 await enqueue_round(self.redis, state, event)
-            if isinstance(event, RoundEnded | RoundStarted):
-                local = self.rooms.get(code)
-                for member in local.members.values() if local else ():
-                    member.drawing.clear()
-                    if member.player_id is not None:
-                        self.recognition.forget(code, member.player_id)
 
     # ------------------------------------------------------------------ strokes and recognition
 
     async def _stroke(self, client: Client, batch: wire.StrokeBatch) -> None:
         code = self._room_of(client)
         player_id = self._me(client)
+        local = self.rooms.get(code)
+        state = local.view.state if local is not None else None
+        game = state.game_number if state is not None else 0
         points = [list(point) for point in batch.points]
         canvas = list(client.canvas) if client.canvas is not None else None
-        relay = wire.stroke_relay_message(
-            player_id, client.game_number, batch.round, batch.stroke, points, batch.end, canvas
-        )
-        now = time.time()
+        now = self.clock.now()
         entry = StrokeEntry(player_id, batch.stroke, points, batch.end, canvas)
-        await self.store.append_stroke(
-            code, client.game_number, batch.round, entry, now, [(["stroke_viewers", player_id], relay)]
-        )
+        await self.store.append_stroke(code, game, batch.round, entry, now)
         _strokes_in.inc()
-        if client.drawing_round != batch.round:
-            client.drawing_round = batch.round
-            client.drawing.clear()
-        client.drawing.setdefault(batch.stroke, []).append(_point_array(batch.points))
-        local = self.rooms.get(code)
-        state = local.state if local is not None else None
-        word = state.round.word if state is not None and state.round is not None else None
+        strokes = self.drawings.add(player_id, (game, batch.round), batch.stroke, batch.points)
+        current = state.round if state is not None else None
+        word = current.word if current is not None and current.number == batch.round else None
         self.recognition.update(
             RecognitionJob(
                 job_id=secrets.token_hex(6),
@@ -693,11 +673,12 @@ class Gateway:
                 player_id=player_id,
                 round=batch.round,
                 target_word=word,
-                strokes=[_joined(client.drawing[index]) for index in sorted(client.drawing)],
+                strokes=strokes,
                 canvas=client.canvas,
                 # A finished stroke is what a recognition is decided on: never shed under load.
                 deciding=batch.end,
                 submitted_at=now,
+                game=game,
             )
         )
 
@@ -714,7 +695,7 @@ class Gateway:
                 canvas=message.canvas,
                 # Practice is paced like a drawer: newest drawing only, one guess per interval.
                 deciding=False,
-                submitted_at=time.time(),
+                submitted_at=self.clock.now(),
             )
         )
 
@@ -725,17 +706,23 @@ class Gateway:
             if client is not None:
                 client.send(wire.guess_message(result.player_id, list(result.guesses), None, result.job_id))
             return
-        if client is None or client.room != result.room_code or client.drawing_round != result.round:
+        round_key = (result.game, result.round)
+        if (
+            client is None
+            or client.room != result.room_code
+            or self.drawings.round_of(result.player_id) != round_key
+        ):
             return  # the player left or the round moved on: drop quietly
-        guess = wire.guess_message(result.player_id, list(result.guesses), result.round)
-        await self.store.publish(result.room_code, [(["viewers", result.player_id], guess)])
+        guesses = tuple(result.guesses)
+        guess = GuessEnvelope(result.player_id, result.game, result.round, guesses)
+        await self.store.publish_guess(result.room_code, guess)
         if result.recognized:
-            player_id, round_number, at = result.player_id, result.round, result.submitted_at
+            player_id, at = result.player_id, result.submitted_at
 
             def commands(state: RoomState) -> list[Any]:
                 current = state.round
                 # The job's target was this round's word; a result from another round decides nothing.
-                if current is None or current.number != round_number:
+                if current is None or (state.game_number, current.number) != round_key:
                     return []
                 if not rules.is_recognition_open(state, player_id, at):
                     return []
@@ -759,12 +746,15 @@ class Gateway:
 
     # ------------------------------------------------------------------ snapshots
 
-    async def _send_snapshot(self, client: Client, state: RoomState, version: int) -> None:
+    async def _send_snapshot(self, client: Client, local: LocalRoom, state: RoomState, version: int) -> None:
+        player_id = self._me(client)
+        role = local.view.role(player_id) or Role.PLAYER
         strokes: list[Any] = []
         seq = 0
+        round_number = state.round.number if state.round is not None else 0
         if state.round is not None and state.phase == Phase.ROUND:
-            entries, seq = await self.store.round_strokes(state.code, state.game_number, state.round.number)
-            visible = client.role == "spectator" or state.settings.show_drawings
+            entries, seq = await self.store.round_strokes(state.code, state.game_number, round_number)
+            visible = role == Role.SPECTATOR or state.settings.show_drawings
             strokes = [
                 {
                     "player_id": e.player_id,
@@ -774,37 +764,31 @@ class Gateway:
                     "canvas": e.canvas,
                 }
                 for e in entries
-                if visible or e.player_id == client.player_id
+                if visible or e.player_id == player_id
             ]
-            if client.role == "player":
-                client.drawing_round = state.round.number
-                client.drawing.clear()
+            if role == Role.PLAYER:  # what the player drew before a resume is recognized with the rest
+                self.drawings.clear(player_id)
                 for e in entries:
-                    if e.player_id == client.player_id:
-                        client.drawing.setdefault(e.stroke, []).append(_point_array(e.points))
-        client.seen_version = version
-        client.game_number = state.game_number
-        client.seen_stroke = (round_id(state.game_number, state.round.number) if state.round else "", seq)
-        client.send(wire.room_message(state, client.player_id, client.role or "player", now_ms(), strokes))
+                    if e.player_id == player_id:
+                        self.drawings.add(player_id, (state.game_number, round_number), e.stroke, e.points)
+        client.send(wire.room_message(state, player_id, role.value, self._now_ms(), strokes))
         # Events published while the snapshot was read go out now, minus what the snapshot covered.
-        held, client.held = client.held or [], None
-        local = self.rooms.get(state.code)
-        for envelope in held:
-            frames = [(audience, wire.WireFrame(message)) for audience, message in envelope.out]
-            self._deliver_to(client, envelope, frames, local.state if local is not None else state)
+        self._apply(
+            local, local.view.snapshot_sent(player_id, version, (state.game_number, round_number, seq))
+        )
 
     # ------------------------------------------------------------------ pub/sub fan-out
 
     async def _subscribe(self, code: str) -> LocalRoom:
         local = self.rooms.get(code)
         if local is None:
-            local = self.rooms[code] = LocalRoom(code)
+            local = self.rooms[code] = LocalRoom(code, RoomView(code))
             await self.pubsub.subscribe(room_channel(code))
             _rooms_gauge.set(len(self.rooms))
         return local
 
     async def _unsubscribe_if_empty(self, local: LocalRoom) -> None:
-        if local.members or self.rooms.get(local.code) is not local:
+        if local.clients or self.rooms.get(local.code) is not local:
             return
         del self.rooms[local.code]
         if local.timer is not None:
@@ -835,55 +819,32 @@ class Gateway:
                 continue
             try:
                 envelope = decode_envelope(message["data"])
-            except Exception:  # a malformed publish must not stop fan-out for every room
+            except ValueError:  # a malformed publish must not stop fan-out for every room
                 log.exception("bad_envelope", room_id=code)
                 continue
-            await self._deliver(local, envelope)
+            self._apply(local, local.view.receive(envelope))
 
-    async def _deliver(self, local: LocalRoom, envelope: Any) -> None:
-        if envelope.stroke_seq == 0 and envelope.version > local.version:
-            # Another gateway committed: refresh our cached state (audiences depend on it).
-            with contextlib.suppress(RoomNotFound):
-                self._remember(local.code, *await self.store.load(local.code))
-        frames = [(audience, wire.WireFrame(message)) for audience, message in envelope.out]
-        for client in list(local.members.values()):
-            if client.held is not None:
-                client.held.append(envelope)  # the client's snapshot is being built: deliver after it
-            else:
-                self._deliver_to(client, envelope, frames, local.state)
-
-    def _deliver_to(
-        self, client: Client, envelope: RoomEnvelope, frames: list[tuple[Any, wire.WireFrame]], state: Any
-    ) -> None:
-        """Send one envelope's messages to one client, skipping what its snapshot already covered."""
-        if envelope.stroke_seq:
-            relay = envelope.out[0][1] if envelope.out else {}
-            seen_round, seen_seq = client.seen_stroke
-            if (
-                round_id(relay.get("game", 0), relay.get("round", 0)) == seen_round
-                and envelope.stroke_seq <= seen_seq
-            ):
-                return
-        elif envelope.version:
-            if envelope.version <= client.seen_version:
-                return
-            client.seen_version = envelope.version
-        for audience, frame in frames:
-            if frame.message.get("type") in ("game_started", "round_started"):
-                client.game_number = frame.message["game"]
-            if audience_includes(audience, client, state):
-                client.send(frame)
-        self._apply_membership_effects(client, envelope.out)
-
-    def _apply_membership_effects(self, client: Client, out: Sequence[Any]) -> None:
-        """A kicked or timed-out client loses its seat on this gateway too."""
-        for _audience, message in out:
-            if message.get("type") == "room_closed":  # the last player left; spectators go too
-                self._spawn(self._detach_and_clear(client))
-            if message.get("type") == "player_left" and message.get("player_id") == client.player_id:
-                if message.get("reason") in ("kicked", "timeout"):
-                    client.send({"type": "left_room", "code": client.room, "reason": message["reason"]})
-                    self._spawn(self._detach_and_clear(client))
+    def _apply(self, local: LocalRoom, effects: Sequence[Effect]) -> None:
+        """Carry out what the room view decided."""
+        for effect in effects:
+            match effect:
+                case Send(frame=frame, to=to):
+                    for player_id in to:
+                        client = local.clients.get(player_id)
+                        if client is not None:
+                            client.send(frame)
+                case ClearDrawings(player_ids=player_ids):
+                    for player_id in player_ids:
+                        self.drawings.clear(player_id)
+                case ForgetRecognitions(player_ids=player_ids):
+                    for player_id in player_ids:
+                        self.recognition.forget(local.code, player_id)
+                case SetTimer(deadline=deadline):
+                    self._schedule(local, deadline)
+                case Unseat(player_id=player_id):
+                    client = local.clients.get(player_id)
+                    if client is not None:
+                        self._spawn(self._detach_and_clear(client))
 
     async def _detach_and_clear(self, client: Client) -> None:
         player_id = client.player_id
@@ -897,9 +858,8 @@ class Gateway:
             local.timer = None
         if deadline is None:
             return
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, deadline - time.time()) + 0.005
-        local.timer = loop.call_later(delay, lambda: self._spawn(self._tick(local.code)))
+        # A little after the deadline, so that the rules, reading the same clock, find it passed.
+        local.timer = self.clock.call_at(deadline + 0.005, lambda: self._spawn(self._tick(local.code)))
 
     async def _tick(self, code: str) -> None:
         try:
@@ -940,20 +900,10 @@ def _apply_commands(
 
 
 def alive_key(gateway_id: str) -> str:
-    """The key a live gateway keeps refreshing (see HEARTBEAT_S)."""
+    """The key a live gateway keeps refreshing (see Settings.heartbeat_seconds)."""
     return f"doodle:gateway:{gateway_id}:alive"
 
 
 def gateway_channel(gateway_id: str) -> str:
     """The pub/sub channel of one gateway (not of a room): connections it must close."""
     return f"gateway:{gateway_id}"
-
-
-def _point_array(points: Sequence[Sequence[float]]) -> np.ndarray:
-    """A batch of [x, y, t] points as the recognizer takes them: float32 (n, 3)."""
-    return np.array(points, dtype=np.float32).reshape(-1, 3)
-
-
-def _joined(batches: list[np.ndarray]) -> np.ndarray:
-    """One stroke's points from its batches (a new array whenever there are several)."""
-    return batches[0] if len(batches) == 1 else np.concatenate(batches)

@@ -475,6 +475,10 @@ def stroke_relay_message(
     return message
 
 
+def left_room_message(code: str, reason: str) -> dict[str, Any]:
+    return {"type": "left_room", "code": code, "reason": reason}
+
+
 def guess_message(
     player_id: str, guesses: list[tuple[str, float]], round_number: int | None = None, ref: str | None = None
 ) -> dict[str, Any]:
@@ -493,7 +497,7 @@ def guess_message(
 # ---------------------------------------------------------------------------------------------------
 # Room snapshots and room events (game events -> wire messages with their audiences)
 
-# Who a published message is for (see gateway.audience_includes); lists, since msgpack has no tuples:
+# Who a rendered message is for (resolved per member by server.room_view.RoomView):
 # ["all"] | ["all_except", pid] | ["viewers", pid] | ["stroke_viewers", pid]
 Audience = list[str]
 ALL: Audience = ["all"]

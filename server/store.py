@@ -10,9 +10,9 @@ and rooms shard across a Redis Cluster)::
                                round N of game G (round numbers restart after a rematch)
     {player:ID}:session        hash: token_sha256, name, room, role, consent (see sessions.py)
 
-Pub/sub channel ``{room:CODE}`` carries msgpack envelopes ``{"v": version, "seq": stroke_seq,
-"deadline": s, "out": [[audience, message], ...]}``, published by the same script that changed the
-state, so every gateway sees the room's events in commit order.
+Pub/sub channel ``{room:CODE}`` carries the envelopes of ``server/envelopes.py`` (the new state and
+its typed events; an accepted stroke batch), published by the same script that changed the state, so
+every gateway sees the room's events in commit order.
 
 Optimistic concurrency: a gateway loads (state, version), applies the pure rules, then commits with
 the version it read. Losing a race raises :class:`StaleRoomVersion` and the caller retries on fresh
@@ -37,7 +37,9 @@ from game.errors import (
     RoomNotFound,
     WrongPhase,
 )
+from game.events import Event
 from game.state import Phase, RoomState
+from server.envelopes import GuessEnvelope, commit_tail, encode_guess, stroke_tail
 
 
 class StaleRoomVersion(DoodleError):
@@ -90,7 +92,8 @@ return 1
 # KEYS[1] room hash, KEYS[2] drawers set, KEYS[3] strokes list of the new round
 # ARGV[1] expected version, then as CREATE_ROOM from ARGV[2]:
 # ARGV[2] state, ARGV[3] phase, ARGV[4] round, ARGV[5] ends_at_ms, ARGV[6] show_drawings,
-# ARGV[7] ttl, ARGV[8] channel, ARGV[9] envelope prefix (msgpack map without "v"), ARGV[10..] drawers
+# ARGV[7] ttl, ARGV[8] channel, ARGV[9] envelope middle (envelopes.commit_tail), ARGV[10..] drawers
+# Publishes: msgpack(new version) .. ARGV[9] .. ARGV[2], the state packed once for both uses.
 COMMIT_ROOM = """
 local version = redis.call('HGET', KEYS[1], 'version')
 if not version then return redis.error_reply('ROOM_NOT_FOUND') end
@@ -104,13 +107,13 @@ for i = 10, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
 redis.call('EXPIRE', KEYS[1], ARGV[7])
 redis.call('EXPIRE', KEYS[2], ARGV[7])
 if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ARGV[7]) end
-redis.call('PUBLISH', ARGV[8], cmsgpack.pack(new_version) .. ARGV[9])
+redis.call('PUBLISH', ARGV[8], cmsgpack.pack(new_version) .. ARGV[9] .. ARGV[2])
 return new_version
 """
 
 # KEYS[1] room hash, KEYS[2] drawers set, KEYS[3] strokes list of round ARGV[1]
 # ARGV[1] round, ARGV[2] player id, ARGV[3] now_ms, ARGV[4] entry blob, ARGV[5] channel,
-# ARGV[6] relay envelope suffix (msgpack), ARGV[7] max entries per round, ARGV[8] ttl
+# ARGV[6] envelope tail (envelopes.stroke_tail), ARGV[7] max entries per round, ARGV[8] ttl
 APPEND_STROKE = """
 local room = redis.call('HMGET', KEYS[1], 'phase', 'round', 'ends_at_ms', 'version')
 if not room[1] then return redis.error_reply('ROOM_NOT_FOUND') end
@@ -178,34 +181,6 @@ def decode_stroke_entry(data: bytes) -> StrokeEntry:
     return StrokeEntry(*msgpack.unpackb(data, raw=False))
 
 
-@dataclass(frozen=True, slots=True)
-class RoomEnvelope:
-    """What a commit publishes: the new version, the next deadline and the messages with audiences."""
-
-    version: int
-    stroke_seq: int
-    deadline: float | None
-    out: list[tuple[Any, dict[str, Any]]]
-
-
-def encode_envelope_tail(deadline: float | None, out: Sequence[tuple[Any, dict[str, Any]]]) -> bytes:
-    """The part of a published envelope after the version (and stroke seq): deadline and messages."""
-    return msgpack.packb([deadline, [list(item) for item in out]], use_bin_type=True)
-
-
-def decode_envelope(data: bytes) -> RoomEnvelope:
-    """Parse an envelope published by COMMIT_ROOM (version) or APPEND_STROKE (version, seq)."""
-    unpacker = msgpack.Unpacker(raw=False)
-    unpacker.feed(data)
-    items = list(unpacker)
-    if len(items) == 2:  # commit: version, [deadline, out]
-        version, (deadline, out) = items
-        seq = 0
-    else:  # stroke: version, seq, [deadline, out]
-        version, seq, (deadline, out) = items
-    return RoomEnvelope(version=version, stroke_seq=seq, deadline=deadline, out=[tuple(item) for item in out])
-
-
 class RoomStore:
     """Loads and commits rooms; appends strokes. One instance per gateway, shared by connections."""
 
@@ -264,14 +239,9 @@ class RoomStore:
             _raise_script_error(exc)
         return 1
 
-    async def commit(
-        self,
-        state: RoomState,
-        expected_version: int,
-        deadline: float | None,
-        out: Sequence[tuple[Any, dict[str, Any]]],
-    ) -> int:
-        """Replace the room if it is still at ``expected_version``; publish ``out`` in the same step.
+    async def commit(self, state: RoomState, expected_version: int, events: Sequence[Event] = ()) -> int:
+        """Replace the room if it is still at ``expected_version``; publish the new state and
+        ``events`` in the same step.
 
         Returns:
             The new version.
@@ -294,7 +264,7 @@ class RoomStore:
                     *self._mirrors(state),
                     self._ttl(state),
                     room_channel(state.code),
-                    encode_envelope_tail(deadline, out),
+                    commit_tail(list(events)),
                     *drawers,
                 ],
             )
@@ -309,9 +279,8 @@ class RoomStore:
         round_number: int,
         entry: StrokeEntry,
         now: float,
-        out: Sequence[tuple[Any, dict[str, Any]]],
     ) -> int:
-        """Accept a batch of points if the round is open for this drawer; relay ``out`` atomically.
+        """Accept a batch of points if the round is open for this drawer; publish it atomically.
 
         Returns:
             The batch's sequence number within the round (1, 2, ...).
@@ -331,7 +300,15 @@ class RoomStore:
                     int(now * 1000),
                     blob,
                     room_channel(code),
-                    encode_envelope_tail(None, out),
+                    stroke_tail(
+                        entry.player_id,
+                        game_number,
+                        round_number,
+                        entry.stroke,
+                        entry.points,
+                        entry.end,
+                        entry.canvas,
+                    ),
                     self.max_stroke_entries,
                     self.idle_ttl,
                 ],
@@ -340,9 +317,9 @@ class RoomStore:
             _raise_script_error(exc)
         return int(seq)
 
-    async def publish(self, code: str, out: Sequence[tuple[Any, dict[str, Any]]]) -> None:
-        """Publish messages that change no state (guesses): version 0, delivered to whoever they are for."""
-        await self.client.publish(room_channel(code), msgpack.packb(0) + encode_envelope_tail(None, out))
+    async def publish_guess(self, code: str, guess: GuessEnvelope) -> None:
+        """Publish a guess, which changes no state (version 0)."""
+        await self.client.publish(room_channel(code), encode_guess(guess))
 
     async def round_strokes(
         self, code: str, game_number: int, round_number: int

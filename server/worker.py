@@ -4,7 +4,7 @@ Any number of workers, on any machines, share the consumer group `workers` on `d
 
 1. read: XREADGROUP only as many jobs as one batch, counting the one running, so an idle worker is
    never starved by a busy one holding a backlog;
-2. batch: the same `MicroBatcher` + `recognize_batch` as the embedded deployment;
+2. batch: the same `MicroBatcher` + `judge` (`inference.recognize`) as the embedded deployment;
 3. publish: XADD the result to `doodle:results:{gateway_id}`, then XACK + XDEL the job, in one
    pipeline per batch. Publishing before acknowledging makes delivery at-least-once; the gateway drops
    the duplicate a crash can cause.
@@ -39,25 +39,23 @@ import structlog
 from redis.exceptions import RedisError
 
 from inference.batcher import BatcherClosed, MicroBatcher, Overloaded, Superseded
+from inference.recognize import StrokeClassifier
 from server import metrics
 from server.recognition import (
-    ERRORS,
     JOBS_STREAM,
     LABELS_KEY,
-    QUEUE_DEPTH,
     RESULTS_MAXLEN,
     RESULTS_TTL_S,
     WORKER_GROUP,
     DrawingRequest,
     RecognitionResult,
-    StrokeClassifier,
-    batch_observer,
     decode_request,
     encode_result,
     ensure_group,
-    recognize_batch,
+    judge,
     results_stream,
 )
+from server.recognition.metrics import ERRORS, QUEUE_DEPTH, batch_observer
 
 __all__ = ["TOUCH_OWNED", "WorkerConfig", "configure_parser", "run", "run_worker"]
 
@@ -155,7 +153,7 @@ class _Worker:
     def _predict_batch(self, requests: Sequence[DrawingRequest]) -> list[RecognitionResult]:
         if self.config.debug_delay_ms > 0:
             time.sleep(self.config.debug_delay_ms / 1000.0)
-        return recognize_batch(self.recognizer, requests)
+        return judge(self.recognizer, requests)
 
     # -- intake ---------------------------------------------------------------------------------------
 

@@ -95,19 +95,19 @@ async def _played_round(
     for spectator in spectators:
         state, _ = rules.apply(state, JoinRoom(spectator, f"name of {spectator}", Role.SPECTATOR), now)
     state, _ = rules.apply(state, StartGame(by=host, seed=1), now)
-    version = await store.commit(state, version, rules.next_deadline(state), [])
+    version = await store.commit(state, version)
     assert state.round is not None
     for player_id, strokes in drawings.items():
         for index, stroke in enumerate(strokes):
             points = [[float(x), float(y), float(t) + ROUND_START_OFFSET_MS] for x, y, t in stroke.tolist()]
             for start in range(0, len(points), 8):
                 entry = StrokeEntry(player_id, index, points[start : start + 8], start + 8 >= len(points))
-                await store.append_stroke(code, state.game_number, state.round.number, entry, now, [])
+                await store.append_stroke(code, state.game_number, state.round.number, entry, now)
     for player_id in recognized:
         state, _ = rules.apply(state, RecordRecognition(player_id, word, now + 0.5), now + 0.5)
     assert state.round is not None and state.phase == "round", "leave someone unrecognized"
     state, events = rules.apply(state, Tick(), state.round.ends_at + 0.01)
-    await store.commit(state, version, rules.next_deadline(state), [])
+    await store.commit(state, version)
     ended = next(event for event in events if isinstance(event, RoundEnded))
     return state, ended
 
@@ -225,9 +225,9 @@ async def test_spectator_strokes_are_refused_during_a_round(redis_client: aiored
     version = await store.create(state)
     state, _ = rules.apply(state, JoinRoom("p_tv000000000", "tv", Role.SPECTATOR), now)
     state, _ = rules.apply(state, StartGame(by="p_host0000000", seed=1), now)
-    await store.commit(state, version, None, [])
+    await store.commit(state, version)
     with pytest.raises(NotAPlayer):
-        await store.append_stroke("CDF4HJ", 1, 1, StrokeEntry("p_tv000000000", 0, [[1, 1, 0]], True), now, [])
+        await store.append_stroke("CDF4HJ", 1, 1, StrokeEntry("p_tv000000000", 0, [[1, 1, 0]], True), now)
 
 
 async def test_room_that_does_not_archive_queues_nothing(
@@ -537,7 +537,9 @@ async def test_real_game_archives_consented_drawing_and_forget_me_removes_it(
 ) -> None:
     """Over real WebSockets: the consenting host's apple is archived, the other player's cloud and the
     spectator leave nothing, and forget_me removes the host's drawing."""
-    settings = Settings(port=0, redis_url=redis_url, archive_dir=tmp_path, guess_interval_ms=50)
+    settings = Settings(
+        port=0, redis_url=redis_url, archive_dir=tmp_path, guess_interval_ms=50, recognition_processes=0
+    )
     async with running_server(settings) as server:
         host = await TestClient.connect(server.url)
         await host.hello("host", consent={"archive": True}, canvas=[256, 256])

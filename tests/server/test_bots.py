@@ -247,7 +247,8 @@ def test_command_line_refuses_values_the_protocol_refuses(argv: list[str]) -> No
 async def test_bots_play_whole_games_against_a_real_server(redis_url: str, tmp_path: Path) -> None:
     """3 rooms of 3 players + 1 spectator, some churning: games end, drawings recognized, nothing lost;
     with --archive the rooms fill the drawing archive that `train --data` reads."""
-    async with running_server(Settings(port=0, redis_url=redis_url, archive_dir=tmp_path)) as server:
+    settings = Settings(port=0, redis_url=redis_url, archive_dir=tmp_path, recognition_processes=0)
+    async with running_server(settings) as server:
         options = BotOptions(
             urls=(server.url,),
             rooms=3,

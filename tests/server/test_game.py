@@ -10,13 +10,22 @@ import pytest
 
 from game.commands import Disconnect
 from server.app import RunningServer, running_server
+from server.clock import FakeClock
 from server.config import Settings
 from tests.server.wsclient import TestClient, draw, drawing_batches
 
 
 @pytest.fixture
-async def server(redis_url: str) -> AsyncIterator[RunningServer]:
-    async with running_server(Settings(port=0, redis_url=redis_url, guess_interval_ms=50)) as running:
+def clock() -> FakeClock:
+    """The gateway's clock: rounds end when a test advances it, not after seconds of waiting."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def server(redis_url: str, clock: FakeClock) -> AsyncIterator[RunningServer]:
+    # The model in a thread: these tests are not about processes, and children cost seconds to start.
+    settings = Settings(port=0, redis_url=redis_url, guess_interval_ms=50, recognition_processes=0)
+    async with running_server(settings, clock) as running:
         yield running
 
 
@@ -58,7 +67,7 @@ async def test_hello_gives_identity_and_secret_token(server: RunningServer) -> N
 
 
 async def test_real_apple_is_recognized_and_cloud_is_not(
-    server: RunningServer, apple: list[np.ndarray], cloud: list[np.ndarray]
+    server: RunningServer, clock: FakeClock, apple: list[np.ndarray], cloud: list[np.ndarray]
 ) -> None:
     """In an apple round, the player drawing a real apple is recognized; the one drawing a cloud is not."""
     (host, player), (tv,), _code = await _room_with(server, 2, 1, words=["apple"], rounds=1, round_seconds=8)
@@ -70,10 +79,13 @@ async def test_real_apple_is_recognized_and_cloud_is_not(
     recognized = await tv.wait_for("recognized")
     assert recognized["player_id"] == player.player_id
     assert recognized["rank"] == 1 and recognized["points"] > 0 and recognized["word"] == "apple"
+    await host.wait_for(lambda m: m["type"] == "guess" and m["player_id"] == host.player_id)
+    clock.advance(8.01)  # the wake-up comes 5 ms after a deadline
     ended = await host.wait_for("round_ended", timeout=15)
     results = {r["player_id"]: r for r in ended["results"]}
     assert results[player.player_id]["recognized"] is True
     assert results[host.player_id]["recognized"] is False
+    clock.advance(5.01)
     over = await player.wait_for("game_over", timeout=15)
     assert over["scores"][0]["player_id"] == player.player_id
     # Spectators see every stroke batch of both drawers, and the guesses of both.
@@ -86,16 +98,21 @@ async def test_real_apple_is_recognized_and_cloud_is_not(
         await client.close()
 
 
-async def test_silent_round_ends_at_its_deadline(server: RunningServer) -> None:
+async def test_silent_round_ends_at_its_deadline(server: RunningServer, clock: FakeClock) -> None:
     """Nobody draws: the timer alone ends the round and the game."""
     (host,), _, _code = await _room_with(
         server, 1, words=["apple"], rounds=1, round_seconds=5, results_seconds=1
     )
     await host.send({"type": "start_game"})
     started = await host.wait_for("round_started")
+    clock.advance(4.9)
+    await asyncio.sleep(0.1)
+    assert not host.of_type("round_ended")
+    clock.advance(0.11)
     ended = await host.wait_for("round_ended", timeout=10)
     assert ended["results"][0]["recognized"] is False
     assert abs(ended["next_at"] - started["ends_at"] - 1000) < 50
+    clock.advance(1.01)
     await host.wait_for("game_over", timeout=5)
     await host.close()
 
@@ -145,8 +162,8 @@ async def test_wrong_resume_token_is_refused(server: RunningServer) -> None:
 async def test_two_gateways_share_one_room(redis_url: str, apple: list[np.ndarray]) -> None:
     """Host on gateway A, player and spectator on gateway B: one room, one game."""
     async with (
-        running_server(Settings(port=0, redis_url=redis_url)) as gateway_a,
-        running_server(Settings(port=0, redis_url=redis_url)) as gateway_b,
+        running_server(Settings(port=0, redis_url=redis_url, recognition_processes=0)) as gateway_a,
+        running_server(Settings(port=0, redis_url=redis_url, recognition_processes=0)) as gateway_b,
     ):
         host = await TestClient.connect(gateway_a.url)
         await host.hello("host", canvas=[256, 256])
@@ -175,8 +192,8 @@ async def test_the_newest_connection_of_a_player_wins_on_any_gateway(redis_url: 
     """Resuming on gateway B closes the player's older socket on gateway A with 4000 (and the other way
     round on one gateway); the seat moves with the player and nobody sees them leave."""
     async with (
-        running_server(Settings(port=0, redis_url=redis_url)) as gateway_a,
-        running_server(Settings(port=0, redis_url=redis_url)) as gateway_b,
+        running_server(Settings(port=0, redis_url=redis_url, recognition_processes=0)) as gateway_a,
+        running_server(Settings(port=0, redis_url=redis_url, recognition_processes=0)) as gateway_b,
     ):
         host = await TestClient.connect(gateway_a.url)
         await host.hello("host")
@@ -212,8 +229,8 @@ async def test_a_gateway_that_was_wrongly_swept_restores_its_members(redis_url: 
     """If another gateway marked one of ours disconnected (we were too busy to refresh our liveness
     key in time), our next sweep marks them connected again: the seat does not expire under them."""
     async with (
-        running_server(Settings(port=0, redis_url=redis_url)) as gateway_a,
-        running_server(Settings(port=0, redis_url=redis_url)) as gateway_b,
+        running_server(Settings(port=0, redis_url=redis_url, recognition_processes=0)) as gateway_a,
+        running_server(Settings(port=0, redis_url=redis_url, recognition_processes=0)) as gateway_b,
     ):
         host = await TestClient.connect(gateway_b.url)
         await host.hello("host")

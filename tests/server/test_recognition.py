@@ -33,7 +33,7 @@ from server.recognition import (
     decode_result,
     encode_request,
     encode_result,
-    recognize_batch,
+    judge,
     results_stream,
 )
 from server.worker import run_worker
@@ -203,8 +203,8 @@ def test_jobs_and_results_survive_the_wire(doodles: dict[str, list[Strokes]], re
     request = DrawingRequest.from_job(job(strokes=doodles["apple"][0]), threshold=0.4)
     decoded = decode_request(encode_request(request))
     assert (decoded.job_id, decoded.room_code, decoded.threshold) == (request.job_id, "ROOM", 0.4)
-    [direct] = recognize_batch(recognizer, [request])
-    [via_wire] = recognize_batch(recognizer, [decoded])
+    [direct] = judge(recognizer, [request])
+    [via_wire] = judge(recognizer, [decoded])
     assert [label for label, _ in direct.guesses] == [label for label, _ in via_wire.guesses]
     assert direct.target_score == pytest.approx(via_wire.target_score, abs=1e-6)
     assert decode_result(encode_result(direct)) == direct

@@ -16,6 +16,7 @@ from game.settings import RoomSettings
 from game.state import Phase, Role
 from inference.recognizer import Recognizer
 from server.config import Settings
+from server.envelopes import CommitEnvelope, decode_envelope
 from server.gateway import Gateway
 from server.recognition import LocalRecognition
 from server.store import (
@@ -24,7 +25,6 @@ from server.store import (
     RoomStore,
     StaleRoomVersion,
     StrokeEntry,
-    decode_envelope,
     room_channel,
     room_key,
 )
@@ -51,9 +51,9 @@ async def _room_in_round(store: RoomStore, code: str = "CDF4HJ") -> tuple[int, f
     state, _ = rules.create_room(code, "p_host", "host", settings, now)
     await store.create(state)
     state, _ = rules.apply(state, JoinRoom("p_guest", "guest", Role.PLAYER), now)
-    version = await store.commit(state, 1, None, [])
+    version = await store.commit(state, 1)
     state, _ = rules.apply(state, StartGame("p_host", seed=1), now)
-    version = await store.commit(state, version, rules.next_deadline(state), [])
+    version = await store.commit(state, version)
     assert state.round is not None
     return version, state.round.ends_at
 
@@ -66,9 +66,9 @@ async def test_commit_with_a_stale_version_raises(redis_client: aioredis.Redis) 
     assert loaded == version
     first, _ = rules.apply(state, RecordRecognition("p_host", "apple", time.time()), time.time())
     second, _ = rules.apply(state, RecordRecognition("p_guest", "apple", time.time()), time.time())
-    assert await store.commit(first, version, None, []) == version + 1
+    assert await store.commit(first, version) == version + 1
     with pytest.raises(StaleRoomVersion):
-        await store.commit(second, version, None, [])
+        await store.commit(second, version)
     stored, _ = await store.load("CDF4HJ")
     assert stored == first
 
@@ -80,7 +80,7 @@ async def test_tampered_version_is_detected(redis_client: aioredis.Redis) -> Non
     state, _ = await store.load("CDF4HJ")
     await redis_client.hincrby(room_key("CDF4HJ"), "version", 1)
     with pytest.raises(StaleRoomVersion):
-        await store.commit(state, version, None, [])
+        await store.commit(state, version)
 
 
 async def test_creating_an_existing_code_raises(redis_client: aioredis.Redis) -> None:
@@ -105,20 +105,20 @@ async def test_stroke_checks_phase_round_drawer_deadline_and_budget(redis_client
     store = _store(redis_client)
     _version, ends_at = await _room_in_round(store)
     entry = StrokeEntry("p_guest", 0, [[1.0, 2.0, 0.0]], False)
-    assert await store.append_stroke("CDF4HJ", 1, 1, entry, time.time(), []) == 1
+    assert await store.append_stroke("CDF4HJ", 1, 1, entry, time.time()) == 1
     with pytest.raises(NotYourTurn):
-        await store.append_stroke("CDF4HJ", 1, 2, entry, time.time(), [])
+        await store.append_stroke("CDF4HJ", 1, 2, entry, time.time())
     with pytest.raises(NotYourTurn):  # the same round number in another game (after a rematch)
-        await store.append_stroke("CDF4HJ", 2, 1, entry, time.time(), [])
+        await store.append_stroke("CDF4HJ", 2, 1, entry, time.time())
     with pytest.raises(NotAPlayer):
-        await store.append_stroke("CDF4HJ", 1, 1, StrokeEntry("p_stranger", 0, [], False), time.time(), [])
+        await store.append_stroke("CDF4HJ", 1, 1, StrokeEntry("p_stranger", 0, [], False), time.time())
     with pytest.raises(GuessAfterDeadline):
-        await store.append_stroke("CDF4HJ", 1, 1, entry, ends_at + 0.001, [])
+        await store.append_stroke("CDF4HJ", 1, 1, entry, ends_at + 0.001)
     # The very last millisecond still counts.
-    assert await store.append_stroke("CDF4HJ", 1, 1, entry, ends_at, []) == 2
-    assert await store.append_stroke("CDF4HJ", 1, 1, entry, time.time(), []) == 3
+    assert await store.append_stroke("CDF4HJ", 1, 1, entry, ends_at) == 2
+    assert await store.append_stroke("CDF4HJ", 1, 1, entry, time.time()) == 3
     with pytest.raises(DrawingTooLarge):
-        await store.append_stroke("CDF4HJ", 1, 1, entry, time.time(), [])
+        await store.append_stroke("CDF4HJ", 1, 1, entry, time.time())
     entries, seq = await store.round_strokes("CDF4HJ", 1, 1)
     assert seq == 3 and entries[0] == entry
 
@@ -128,17 +128,18 @@ async def test_stroke_in_the_lobby_is_wrong_phase(redis_client: aioredis.Redis) 
     state, _ = rules.create_room("CDF4HJ", "p_host", "host", RoomSettings(words=WORDS, rounds=1), time.time())
     await store.create(state)
     with pytest.raises(WrongPhase):
-        await store.append_stroke("CDF4HJ", 1, 1, StrokeEntry("p_host", 0, [], False), time.time(), [])
+        await store.append_stroke("CDF4HJ", 1, 1, StrokeEntry("p_host", 0, [], False), time.time())
 
 
 async def test_commit_publishes_in_the_same_step(redis_client: aioredis.Redis) -> None:
-    """Subscribers see every commit's messages with its version, in commit order."""
+    """Subscribers see every commit's new state and typed events with its version, in commit order."""
     store = _store(redis_client)
     pubsub = redis_client.pubsub()
     await pubsub.subscribe(room_channel("CDF4HJ"))
     await _room_in_round(store)
     state, version = await store.load("CDF4HJ")
-    await store.commit(state, version, 123.5, [(["all"], {"type": "x"})])
+    joined, events = rules.apply(state, JoinRoom("p_late", "Late", Role.SPECTATOR), time.time())
+    await store.commit(joined, version, events)
     envelopes = []
     async with asyncio.timeout(5):
         while len(envelopes) < 3:
@@ -146,7 +147,8 @@ async def test_commit_publishes_in_the_same_step(redis_client: aioredis.Redis) -
             if message is not None:
                 envelopes.append(decode_envelope(message["data"]))
     assert [e.version for e in envelopes] == [2, 3, 4]
-    assert envelopes[-1].deadline == 123.5 and envelopes[-1].out == [(["all"], {"type": "x"})]
+    assert isinstance(envelopes[-1], CommitEnvelope)
+    assert envelopes[-1].state == joined and envelopes[-1].events == tuple(events)
     await pubsub.aclose()
 
 
@@ -211,5 +213,5 @@ async def test_rooms_expire_idle_finished_and_closed(redis_client: aioredis.Redi
     state, _ = rules.apply(state, LeaveRoom("p_guest"), time.time())
     state, _ = rules.apply(state, LeaveRoom("p_host"), time.time())
     assert state.phase == Phase.CLOSED
-    await store.commit(state, version, None, [])
+    await store.commit(state, version)
     assert 0 < await redis_client.ttl(room_key("CDF4HJ")) <= 60

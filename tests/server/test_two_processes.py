@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 
 from server.app import running_server
 from server.config import Settings
-from server.gateway import ALIVE_TTL_MS, SWEEP_S, alive_key
+from server.gateway import alive_key
 from server.sessions import session_key
 from tests.server.wsclient import TestClient, draw
 
@@ -138,7 +138,9 @@ async def test_members_of_a_killed_gateway_are_marked_disconnected(redis_url: st
         try:
             holder = await redis.hget(session_key(player.player_id), "connection")
             doomed_key = alive_key(holder.decode().partition(" ")[0])
-            for _ in range(int(ALIVE_TTL_MS / 200) + 25):  # until the dead gateway's key expires
+            for _ in range(
+                int(Settings().alive_ttl_seconds / 0.2) + 25
+            ):  # until the dead gateway's key expires
                 if not await redis.exists(doomed_key):
                     break
                 await asyncio.sleep(0.2)
@@ -146,9 +148,9 @@ async def test_members_of_a_killed_gateway_are_marked_disconnected(redis_url: st
                 raise AssertionError(f"{doomed_key} never expired")
         finally:
             await redis.aclose()
-        # The survivor's own sweep (every SWEEP_S) may get there before this call: either way, once.
+        # The survivor's own sweep (every sweep_seconds) may get there before this call: either way, once.
         await survivor.gateway.sweep_dead_connections()
-        gone = await host.wait_for("player_disconnected", timeout=SWEEP_S + 5)
+        gone = await host.wait_for("player_disconnected", timeout=Settings().sweep_seconds + 5)
         assert gone["player_id"] == player.player_id
         assert await survivor.gateway.sweep_dead_connections() == 0
         assert [m["player_id"] for m in host.of_type("player_disconnected")] == [player.player_id]
