@@ -43,6 +43,8 @@ EASY: Final = (0.9, 3.0)
 MEDIUM: Final = (0.75, 5.0)
 LEFT_OUT_BELOW: Final = (0.5, 8.0)  # recognized by fewer than half, or a median over 8 s: left out
 MIN_DRAWINGS: Final = 3  # fewer held-out drawings than this: "unrated" (kept, no claim made)
+# A pack with fewer words is not offered: a game of the default six rounds never repeats a word.
+MIN_PACK_WORDS: Final = 8
 
 SHAPES: Final = frozenset(
     {"circle", "line", "square", "squiggle", "triangle", "hexagon", "octagon", "zigzag"}
@@ -448,7 +450,7 @@ def build_packs(
         include_left_out: keep the words rated "left_out" as well.
 
     Returns:
-        name -> pack, classic first; packs left with no word are dropped.
+        name -> pack, classic first; packs left with fewer than `MIN_PACK_WORDS` words are dropped.
     """
     known = set(known_words)
     lists: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -466,7 +468,7 @@ def build_packs(
         if name == DEFAULT_PACK:
             # The classic words stay whatever their rating: rooms made before packs existed play them.
             words, left_out = tuple(playable), ()
-        if words:
+        if len(words) >= MIN_PACK_WORDS:
             rated = {w: _rating(w, ratings) for w in playable}
             packs[name] = WordPack(name, title, words, rated, left_out)
     return packs

@@ -60,6 +60,7 @@ from server.errors import (
     error_for_exception,
 )
 from server.metrics import REGISTRY
+from server.packs import load_packs, packs_message
 from server.ratelimit import TokenBucket, allow_join_attempt
 from server.recognition import RecognitionJob, RecognitionResult, RecognitionService
 from server.room_view import (
@@ -167,6 +168,7 @@ class Gateway:
         self.sessions = SessionStore(client)
         self.recognition = recognition
         self.known_words = tuple(recognition.labels)
+        self.packs = load_packs(self.known_words, settings.checkpoint)
         self.drawings = Drawings()
         self.rooms: dict[str, LocalRoom] = {}
         self.players: dict[str, Client] = {}
@@ -274,7 +276,9 @@ class Gateway:
                 kind = data["type"] if data["type"] in wire.CLIENT_MESSAGE_TYPES else "unknown"
                 _messages_in.inc(type=kind)
                 message = wire.parse_client_message(data, client.canvas)
-                if client.session is None and not isinstance(message, wire.Hello | wire.Ping):
+                if client.session is None and not isinstance(
+                    message, wire.Hello | wire.Ping | wire.ListPacks
+                ):
                     raise HelloFirst("send hello first")
                 await self._dispatch(client, message)
             except DoodleError as exc:
@@ -307,6 +311,8 @@ class Gateway:
         match message:
             case wire.Ping():
                 client.send(wire.pong_message(self._now_ms(), message.id))
+            case wire.ListPacks():
+                client.send(packs_message(self.packs, message.id))
             case wire.Hello():
                 await self._hello(client, message)
             case wire.CreateRoom():
@@ -327,7 +333,10 @@ class Gateway:
                     self._room_of(client),
                     lambda state: [
                         ChangeSettings(
-                            by=me, settings=RoomSettings.validated(raw, self.known_words, state.settings)
+                            by=me,
+                            settings=RoomSettings.validated(
+                                raw, self.known_words, state.settings, self.packs
+                            ),
                         )
                     ],
                 )
@@ -421,7 +430,7 @@ class Gateway:
     async def _create_room(self, client: Client, message: wire.CreateRoom) -> None:
         if client.room is not None:
             raise AlreadyInRoom("leave your room before creating another")
-        settings = RoomSettings.validated(message.settings, self.known_words)
+        settings = RoomSettings.validated(message.settings, self.known_words, packs=self.packs)
         now = self.clock.now()
         for _attempt in range(10):
             code = new_room_code(self._rng)

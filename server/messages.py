@@ -178,6 +178,14 @@ class ForgetMe:
 
 
 @dataclass(frozen=True, slots=True)
+class ListPacks:
+    """Ask for the word packs on offer (answered with `packs`; allowed before `hello`)."""
+
+    id: str | None = None
+    type: Literal["list_packs"] = "list_packs"
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     id: str | None = None
     type: Literal["ping"] = "ping"
@@ -195,6 +203,7 @@ ClientMessage = (
     | StrokeBatch
     | Recognize
     | ForgetMe
+    | ListPacks
     | Ping
 )
 
@@ -392,10 +401,13 @@ _PARSERS: dict[str, Any] = {
     "stroke": _parse_stroke,
     "recognize": _parse_recognize,
     "forget_me": lambda d, ref, _c: ForgetMe(id=ref),
+    "list_packs": lambda d, ref, _c: ListPacks(id=ref),
     "ping": lambda d, ref, _c: Ping(id=ref),
 }
 
 CLIENT_MESSAGE_TYPES = frozenset(_PARSERS)
+# What a connection may send before `hello`: nothing that needs to know who is asking.
+BEFORE_HELLO = (Hello, Ping, ListPacks)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -46,12 +46,8 @@ def test_packs_drop_unknown_and_left_out_words() -> None:
     assert not set(packs["all"].words) & SHAPES and "bat" not in packs["all"].words
     assert len(packs["all"].words) == 345 - len(SHAPES) - 1
     assert "bat" in build_packs(OFFICIAL, ratings, include_left_out=True)["animals"].words
-    small = build_packs(CLASSIC_WORDS, {})
-    assert set(small) == {
-        DEFAULT_PACK,
-        "all",
-        *(n for n, (_, w) in THEMES.items() if set(w) & set(CLASSIC_WORDS)),
-    }
+    # A 20-word model: no theme has enough of its words to fill a game.
+    assert set(build_packs(CLASSIC_WORDS, {})) == {DEFAULT_PACK, "all"}
 
 
 def test_settings_name_a_pack_or_default_to_it() -> None:

@@ -281,3 +281,26 @@ async def test_practice_mode_recognizes_outside_any_room(
     assert len(guess["guesses"]) == 3
     assert guess["guesses"][0]["word"] == "apple" and guess["guesses"][0]["score"] > 0.8
     await client.close()
+
+
+async def test_word_packs_are_listed_and_a_room_plays_one(server: RunningServer) -> None:
+    """list_packs (even before hello) names every pack with its words; a room made with a pack plays it."""
+    client = await TestClient.connect(server.url)
+    listed = await client.request({"type": "list_packs", "id": "p1"}, "packs")
+    assert listed["ref"] == "p1" and listed["default"] == "classic"
+    packs = {pack["name"]: pack for pack in listed["packs"]}
+    assert [w["word"] for w in packs["classic"]["words"]][:3] == ["apple", "book", "bowtie"]
+    assert all(
+        w["difficulty"] in ("easy", "medium", "hard", "unrated") for p in packs.values() for w in p["words"]
+    )
+    await client.hello("host")
+    default_room = await client.request({"type": "create_room", "settings": {}}, "room")
+    assert default_room["settings"]["pack"] == "classic"
+    assert default_room["settings"]["words"] == [w["word"] for w in packs["classic"]["words"]]
+    await client.request({"type": "leave_room"}, "left_room")
+    other = next(name for name in packs if name != "classic")
+    room = await client.request({"type": "create_room", "settings": {"pack": other}}, "room")
+    assert room["settings"]["pack"] == other
+    assert room["settings"]["words"] == [w["word"] for w in packs[other]["words"]]
+    refused = await client.request({"type": "update_settings", "settings": {"pack": "nope"}}, "error")
+    assert refused["code"] == "unknown_pack"
