@@ -630,6 +630,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=0.3,
         help="share of a drawing's renders that show it complete rather than a prefix",
     )
+    parser.add_argument(
+        "--live-share",
+        type=float,
+        default=0.5,
+        help="share of prefixes framed on their own extent, as the live game frames them (the rest keep"
+        " the complete drawing's frame, as the prefix accuracy figures do)",
+    )
     parser.add_argument("--max-per-class", type=int, default=None)
     parser.add_argument("--no-other-classes", action="store_true", help="skip drawings of other classes")
     parser.add_argument("--seed", type=int, default=0)
@@ -675,7 +682,9 @@ def run(args: argparse.Namespace) -> int:
         other_classes=not args.no_other_classes,
         bitmaps_per_class=args.bitmaps_per_class,
         max_per_class=args.max_per_class,
-        recipe=RenderRecipe(variants_labelled=args.variants, complete_share=args.complete_share),
+        recipe=RenderRecipe(
+            variants_labelled=args.variants, complete_share=args.complete_share, live_share=args.live_share
+        ),
         seed=args.seed,
         threads=args.threads,
         blend=not args.no_blend,
