@@ -15,15 +15,17 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 import structlog
+from prometheus_client import CollectorRegistry
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Origin
 
 from inference.recognizer import Recognizer
 from server.archive import Archiver, archive_location
+from server.census import CensusCollector
 from server.config import Settings
 from server.gateway import Gateway
 from server.http import make_process_request
-from server.metrics import REGISTRY
+from server.metrics import exposition, with_process_metrics
 from server.recognition import (
     LocalRecognition,
     OnResult,
@@ -120,11 +122,21 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
                 return False, f"redis unavailable: {exc}"
             return True, "ok"
 
+        # This gateway's scrape: the deployment's census, then the process's own metrics.
+        census = CensusCollector(client, settings.census_interval_seconds)
+        own = CollectorRegistry(auto_describe=False)
+        own.register(census)
+        scraped = with_process_metrics(own)
+
+        async def metrics(accept: str | None) -> tuple[bytes, str]:
+            await census.refresh()
+            return exposition(accept, scraped)
+
         async with serve(
             gateway.handle,
             settings.host,
             settings.port,
-            process_request=make_process_request(healthz, REGISTRY.render),
+            process_request=make_process_request(healthz, metrics),
             max_size=settings.max_message_bytes,
             # Without a list, any Origin (and native apps, which send none) may connect.
             origins=[*map(Origin, settings.allowed_origins), None] if settings.allowed_origins else None,

@@ -61,6 +61,9 @@ class Settings:
     archive_url: str | None = None
     archive_retention_days: int = 365
 
+    # /metrics reads the deployment's room counts from Redis at most this often (a scrape interval).
+    census_interval_seconds: float = 10.0
+
     log_level: str = "info"
     log_format: str = "auto"  # "json", "console" or "auto" (console on a terminal, JSON otherwise)
 

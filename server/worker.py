@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import prometheus_client
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
@@ -464,31 +465,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-format", choices=["auto", "json", "console"])
 
 
-async def serve_metrics(host: str, port: int) -> asyncio.Server:
-    """A minimal HTTP server answering GET /metrics with the process-wide registry."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request_line = await reader.readline()
-            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                pass
-            parts = request_line.decode("latin-1").split()
-            if len(parts) >= 2 and parts[0] == "GET" and parts[1].split("?")[0] == "/metrics":
-                status, body, kind = "200 OK", metrics.render().encode(), metrics.CONTENT_TYPE
-            else:
-                status, body, kind = "404 Not Found", b"not found\n", "text/plain"
-            writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
-                f"Connection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        finally:
-            writer.close()
-
-    return await asyncio.start_server(handle, host, port)
-
-
 def run(args: argparse.Namespace) -> int:
     """Entry point of `doodle-party worker`; returns the process exit code."""
     from server.config import settings_from_args
@@ -513,7 +489,13 @@ def run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        server = await serve_metrics(args.metrics_host, args.metrics_port) if args.metrics_port else None
+        # The client's own HTTP server, in a thread: it answers scrapes even while a batch holds the GIL
+        # for a while or the event loop is busy.
+        server = (
+            prometheus_client.start_http_server(args.metrics_port, args.metrics_host)[0]
+            if args.metrics_port
+            else None
+        )
         try:
             await run_worker(
                 settings.redis_url or "",
@@ -527,7 +509,8 @@ def run(args: argparse.Namespace) -> int:
             )
         finally:
             if server is not None:
-                server.close()
+                server.shutdown()
+                server.server_close()
 
     try:
         asyncio.run(main())
