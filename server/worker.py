@@ -462,7 +462,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-host", default="0.0.0.0", help="address for /metrics (default 0.0.0.0)")
     parser.add_argument("--debug-delay-ms", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", help="debug, info, warning or error")
-    parser.add_argument("--log-format", choices=["auto", "json", "console"])
+    parser.add_argument(
+        "--log-format",
+        choices=["auto", "json", "console"],
+        help="auto (default): coloured lines on a terminal, JSON lines otherwise",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
