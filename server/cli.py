@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import importlib
 import sys
 from collections.abc import Sequence
@@ -73,6 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(serve_forever(settings))
         except KeyboardInterrupt:
             pass
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            print(
+                f"doodle-party: port {settings.port} is in use; choose another with --port N, "
+                f"DOODLE_PORT=N or `make serve PORT=N`",
+                file=sys.stderr,
+            )
+            return 1
         return 0
     module = getattr(args, "module", None)
     if module is None:
