@@ -81,7 +81,10 @@ return touched
 """
 
 JOBS_DONE = metrics.counter(
-    "doodle_worker_jobs_total", "Jobs finished by this worker, by outcome.", ["outcome"]
+    "doodle_worker_jobs_total",
+    "Jobs finished by this worker, by outcome: word_matched, word_not_matched, practice, superseded "
+    "(a newer drawing of the player came first) or poison (dropped after killing workers).",
+    ["outcome"],
 )
 CLAIMED = metrics.counter("doodle_worker_claimed_total", "Jobs taken over from a dead or stuck worker.")
 STREAM_BACKLOG = metrics.gauge("doodle_worker_stream_backlog", "Jobs in doodle:jobs not yet finished.")
@@ -311,7 +314,9 @@ class _Worker:
             for item in batch:
                 self.held.pop(item.entry_id, None)
                 if item.result is not None:
-                    JOBS_DONE.inc(outcome="recognized" if item.result.recognized else "guessed")
+                    # The outcomes of doodle_recognition_results_total: a match is not yet a recognition.
+                    matched = "word_matched" if item.result.recognized else "word_not_matched"
+                    JOBS_DONE.inc(outcome=matched if item.result.room_code else "practice")
             self.done += sum(1 for item in batch if item.result is not None)
             self.room.set()
 
