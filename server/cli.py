@@ -22,7 +22,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from server.app import serve_forever
 from server.config import add_server_flags, settings_from_args
 from server.logs import configure_logging
 
@@ -68,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command == "serve":
+        # Imported here, like the delegated commands: a worker's process must not carry (and export
+        # the metrics of) a gateway.
+        from server.app import serve_forever
+
         settings = settings_from_args(args)
         configure_logging(settings.log_level, settings.log_format)
         try:

@@ -89,10 +89,18 @@ class _Metric:
 
     kind = "untyped"
 
-    def __init__(self, name: str, labelnames: Sequence[str], metric: MetricWrapperBase):
+    def __init__(
+        self, name: str, labelnames: Sequence[str], metric: MetricWrapperBase, registry: CollectorRegistry
+    ):
         self.name = name
         self.labelnames: tuple[str, ...] = tuple(labelnames)
         self._metric = metric
+        self._registry = registry
+
+    def _sample(self, sample_name: str, labels: dict[str, LabelValue]) -> float:
+        values = _label_values(self.labelnames, labels, self.name)
+        value = self._registry.get_sample_value(sample_name, dict(zip(self.labelnames, values, strict=True)))
+        return 0.0 if value is None else value
 
     def _child(self, labels: dict[str, LabelValue]) -> MetricWrapperBase:
         if not self.labelnames:
@@ -125,7 +133,7 @@ class Counter(_Metric):
 
     def value(self, **labels: LabelValue) -> float:
         """Current value of one series (0 if never incremented)."""
-        return float(self._child(labels)._value.get())  # type: ignore[attr-defined]
+        return self._sample(self.name, labels)
 
 
 class Gauge(_Metric):
@@ -151,7 +159,7 @@ class Gauge(_Metric):
 
     def value(self, **labels: LabelValue) -> float:
         """Current value of one series (0 if never set)."""
-        return float(self._child(labels)._value.get())  # type: ignore[attr-defined]
+        return self._sample(self.name, labels)
 
 
 class Histogram(_Metric):
@@ -165,8 +173,7 @@ class Histogram(_Metric):
 
     def count(self, **labels: LabelValue) -> int:
         """How many observations the series holds."""
-        child = self._child(labels)
-        return int(sum(bucket.get() for bucket in child._buckets))  # type: ignore[attr-defined]
+        return int(self._sample(self.name + "_count", labels))
 
 
 class Metrics:
@@ -199,7 +206,7 @@ class Metrics:
 
         def create() -> Counter:
             client = prometheus_client.Counter(name, help_text, labelnames, registry=self.registry)
-            return Counter(name, labelnames, client)
+            return Counter(name, labelnames, client, self.registry)
 
         metric = self._get_or_create(Counter, name, labelnames, create)
         assert isinstance(metric, Counter)
@@ -214,7 +221,7 @@ class Metrics:
 
         def create() -> Gauge:
             client = prometheus_client.Gauge(name, help_text, labelnames, registry=self.registry)
-            return Gauge(name, labelnames, client)
+            return Gauge(name, labelnames, client, self.registry)
 
         metric = self._get_or_create(Gauge, name, labelnames, create)
         assert isinstance(metric, Gauge)
@@ -237,7 +244,7 @@ class Metrics:
             client = prometheus_client.Histogram(
                 name, help_text, labelnames, registry=self.registry, buckets=tuple(buckets)
             )
-            return Histogram(name, labelnames, client)
+            return Histogram(name, labelnames, client, self.registry)
 
         metric = self._get_or_create(Histogram, name, labelnames, create)
         assert isinstance(metric, Histogram)

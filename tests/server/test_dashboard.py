@@ -89,9 +89,9 @@ def _get(url: str, timeout: float = 30.0) -> str:
 
 @pytest.fixture
 def worker_metrics_url(redis_url: str) -> Iterator[str]:
-    """A real `doodle-party worker` process serving /metrics; its URL."""
+    """A real `doodle-party worker` process serving /metrics (started as the CLI starts it); its URL."""
     port = _free_port()
-    command = [sys.executable, "-m", "server.worker", "--redis-url", redis_url, "--log-format", "json"]
+    command = [sys.executable, "-m", "server.cli", "worker", "--redis-url", redis_url, "--log-format", "json"]
     worker = subprocess.Popen(
         [*command, "--metrics-port", str(port), "--metrics-host", "127.0.0.1"],
         cwd=REPO_ROOT,
@@ -117,6 +117,8 @@ async def test_every_dashboard_query_names_an_exported_metric(
     worker_body = await asyncio.to_thread(_get, worker_metrics_url)
     exported = exported_names(gateway_body) | exported_names(worker_body)
     assert "doodle_worker_jobs_total" in exported and "doodle_rooms" in exported
+    # A worker exports no gateway figures, so per-instance panels show gateways only.
+    assert "doodle_connections" not in exported_names(worker_body)
     missing = []
     for title, expr in queries:
         names = metric_names(expr)
