@@ -440,8 +440,8 @@ JOBS = metrics.counter("doodle_recognition_jobs_total", "Jobs sent to the model.
 # matches a drawer's word again on every update after the first, and the room refuses late matches.
 RESULTS = metrics.counter(
     "doodle_recognition_results_total",
-    "Model answers delivered to the gateway, by outcome: word_matched (the round's word is the top guess "
-    "at or above the threshold, again on every update), word_not_matched, or practice (no word to match).",
+    "Model answers delivered to the gateway, by outcome: word_matched (the decision rule accepts the "
+    "round's word, again on every update), word_not_matched, or practice (no word to match).",
     ["mode", "outcome"],
 )
 DROPPED = metrics.counter(
