@@ -15,16 +15,18 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 import structlog
+from prometheus_client import CollectorRegistry
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Origin
 
 from inference.recognizer import Recognizer
 from server.archive import Archiver, archive_location
+from server.census import CensusCollector
 from server.clock import Clock
 from server.config import Settings
 from server.gateway import Gateway
 from server.http import make_process_request
-from server.metrics import REGISTRY
+from server.metrics import exposition, with_process_metrics
 from server.recognition import (
     LocalRecognition,
     OnResult,
@@ -125,30 +127,44 @@ async def running_server(settings: Settings, clock: Clock | None = None) -> Asyn
                 return False, f"redis unavailable: {exc}"
             return True, "ok"
 
-        async with serve(
-            gateway.handle,
-            settings.host,
-            settings.port,
-            process_request=make_process_request(healthz, REGISTRY.render),
-            max_size=settings.max_message_bytes,
-            # Without a list, any Origin (and native apps, which send none) may connect.
-            origins=[*map(Origin, settings.allowed_origins), None] if settings.allowed_origins else None,
-            # Per-message deflate costs ~50 KB per connection; our frames are small and mostly numbers.
-            compression=None,
-            ping_interval=20,
-            ping_timeout=20,
-            # A connection that never finishes its handshake is dropped soon, and does not hold up
-            # shutdown (browsers keep idle pre-connected sockets open).
-            open_timeout=3,
-        ) as server:
-            try:
-                yield RunningServer(settings, server, gateway, redis_url)
-            finally:
-                server.close()
-                await server.wait_closed()
-                await gateway.aclose()
-                archiver_stop.set()
-                await archiving
+        # This gateway's scrape: the deployment's census, then the process's own metrics.
+        census = CensusCollector(client, settings.census_interval_seconds)
+        own = CollectorRegistry(auto_describe=False)
+        own.register(census)
+        scraped = with_process_metrics(own)
+
+        async def metrics(accept: str | None) -> tuple[bytes, str]:
+            await census.refresh()
+            return exposition(accept, scraped)
+
+        # A port already in use fails inside serve(): the gateway and the archiver still stop first,
+        # while Redis is up, instead of logging errors about it going away.
+        try:
+            async with serve(
+                gateway.handle,
+                settings.host,
+                settings.port,
+                process_request=make_process_request(healthz, metrics),
+                max_size=settings.max_message_bytes,
+                # Without a list, any Origin (and native apps, which send none) may connect.
+                origins=[*map(Origin, settings.allowed_origins), None] if settings.allowed_origins else None,
+                # Per-message deflate costs ~50 KB per connection; our frames are small and mostly numbers.
+                compression=None,
+                ping_interval=20,
+                ping_timeout=20,
+                # A connection that never finishes its handshake is dropped soon, and does not hold up
+                # shutdown (browsers keep idle pre-connected sockets open).
+                open_timeout=3,
+            ) as server:
+                try:
+                    yield RunningServer(settings, server, gateway, redis_url)
+                finally:
+                    server.close()
+                    await server.wait_closed()
+        finally:
+            await gateway.aclose()
+            archiver_stop.set()
+            await archiving
     finally:
         await recognition.aclose()
         await client.aclose()
@@ -163,10 +179,11 @@ async def serve_forever(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with running_server(settings) as running:
+        log.info("serving", url=running.url, gateway_id=settings.gateway_id, recognition=settings.recognition)
+        # Last, so that the address is what a person sees at the bottom of the terminal.
         print(
             f"Doodle Party is up: open http://{running.url[5:]} in a browser, or connect to {running.url}",
             flush=True,
         )
-        log.info("serving", url=running.url, gateway_id=settings.gateway_id, recognition=settings.recognition)
         await stop.wait()
         log.info("shutting_down")

@@ -9,6 +9,7 @@ and rooms shard across a Redis Cluster)::
     {room:CODE}:strokes:G.N    list: msgpack [player_id, stroke, points, end, canvas], per batch of
                                round N of game G (round numbers restart after a rematch)
     {player:ID}:session        hash: token_sha256, name, room, role, consent (see sessions.py)
+    doodle:census              hash: one line per room for deployment-wide metrics (see census.py)
 
 Pub/sub channel ``{room:CODE}`` carries the envelopes of ``server/envelopes.py`` (the new state and
 its typed events; an accepted stroke batch), published by the same script that changed the state, so
@@ -21,6 +22,7 @@ state; it never silently overwrites.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +41,7 @@ from game.errors import (
 )
 from game.events import Event
 from game.state import Phase, RoomState
+from server.census import CensusWriter
 from server.envelopes import GuessEnvelope, commit_tail, encode_guess, stroke_tail
 
 
@@ -194,6 +197,7 @@ class RoomStore:
         self._create = client.register_script(CREATE_ROOM)
         self._commit = client.register_script(COMMIT_ROOM)
         self._append = client.register_script(APPEND_STROKE)
+        self._census = CensusWriter(client)
 
     def _ttl(self, state: RoomState) -> int:
         """Idle rooms live ``idle_ttl`` after their last change; finished and closed ones less."""
@@ -237,6 +241,7 @@ class RoomStore:
             )
         except ResponseError as exc:
             _raise_script_error(exc)
+        await self._census.record(state, 1, self._ttl(state), time.time())
         return 1
 
     async def commit(self, state: RoomState, expected_version: int, events: Sequence[Event] = ()) -> int:
@@ -270,6 +275,7 @@ class RoomStore:
             )
         except ResponseError as exc:
             _raise_script_error(exc)
+        await self._census.record(state, int(version), self._ttl(state), time.time())
         return int(version)
 
     async def append_stroke(
