@@ -5,7 +5,7 @@ Exception tree (all carry a wire ``code``)::
     DoodleError (game.errors)
     ├── game rule errors: RoomFull, NotHost, WrongPhase, ... (game/errors.py)
     ├── BadMessage -> UnknownType, OutOfCanvas (server/messages.py)
-    ├── StaleRoomVersion, RoomCodeTaken, DrawingTooLarge (server/store.py)
+    ├── StaleRoomVersion, RoomCodeTaken (server/store.py)
     ├── InvalidToken (server/sessions.py)
     ├── ArchiveError -> CloudSupportMissing, ArchiveBusy (server/archive/errors.py)
     └── HelloFirst, AlreadyInRoom, RateLimited (here)

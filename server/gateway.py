@@ -103,7 +103,8 @@ class Client:
     ws: ServerConnection
     connection_id: str
     limiter: TokenBucket
-    encoding: wire.Encoding = "json"
+    # Fixed by the first frame the client sends (docs/protocol.md, "Frames and encodings").
+    encoding: wire.Encoding | None = None
     session: Session | None = None
     canvas: tuple[float, float] | None = None
     room: str | None = None
@@ -268,7 +269,7 @@ class Gateway:
     async def _write_loop(self, client: Client) -> None:
         while True:
             frame = await client.outbox.get()
-            await client.ws.send(frame.encoded(client.encoding))
+            await client.ws.send(frame.encoded(client.encoding or "json"))
 
     async def _read_loop(self, client: Client) -> None:
         async for frame in client.ws:
@@ -281,9 +282,9 @@ class Gateway:
                 continue
             ref = None
             try:
-                data, encoding = wire.decode_frame(frame)
-                if client.session is None:
-                    client.encoding = encoding
+                if client.encoding is None:  # the first frame fixes it, even one that fails to decode
+                    client.encoding = "json" if isinstance(frame, str) else "msgpack"
+                data, _encoding = wire.decode_frame(frame)
                 ref = wire.message_ref(data)
                 kind = data["type"] if data["type"] in wire.CLIENT_MESSAGE_TYPES else "unknown"
                 _messages_in.inc(type=kind)
@@ -395,10 +396,18 @@ class Gateway:
                     gateway_channel(gateway_id), f"replaced {session.player_id} {connection_id}"
                 )
         self.players[session.player_id] = client
-        client.send(wire.welcome_message(session.player_id, token, now_ms(), resumed=resumed))
-        client.log.info("hello", resumed=resumed)
+        # `resumed` promises a seat: the Reconnect is committed before the welcome says so, and the
+        # room snapshot follows it. A token whose seat is gone gets `resumed: false` at once.
+        seat = None
         if resumed and session.room:
-            await self._resume_seat(client, session.room, session.role or "player")
+            seat = await self._reclaim_seat(client, session.room)
+        client.send(wire.welcome_message(session.player_id, token, now_ms(), resumed=seat is not None))
+        client.log.info("hello", resumed=seat is not None, token_resumed=resumed)
+        if seat is not None:
+            local, state, version = seat
+            await self._take_seat(client, local, session.role or "player")
+            await self._send_snapshot(client, state, version)
+            client.log.info("seat_resumed", room_id=local.code)
 
     async def _close_replaced(
         self, player_id: str, keep: Client | None = None, connection_id: str = ""
@@ -415,7 +424,8 @@ class Gateway:
         previous.room = None  # its seat now belongs to the new socket: leaving must not give it up
         await previous.ws.close(wire.CloseCode.SESSION_REPLACED, "connected from elsewhere")
 
-    async def _resume_seat(self, client: Client, code: str, role: str) -> None:
+    async def _reclaim_seat(self, client: Client, code: str) -> tuple[LocalRoom, RoomState, int] | None:
+        """Reconnect the client's held seat in ``code``; None when the seat (or the room) is gone."""
         player_id = self._me(client)
         local = await self._subscribe(code)
         try:
@@ -424,10 +434,8 @@ class Gateway:
             await self.sessions.set_seat(player_id, None, None)
             await self._unsubscribe_if_empty(local)
             client.log.info("resume_without_seat", room_id=code)
-            return
-        await self._take_seat(client, local, role)
-        await self._send_snapshot(client, state, version)
-        client.log.info("seat_resumed", room_id=code)
+            return None
+        return local, state, version
 
     # ------------------------------------------------------------------ rooms
 
