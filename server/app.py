@@ -139,6 +139,7 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             try:
                 yield RunningServer(settings, server, gateway, redis_url)
             finally:
+                gateway.drain()
                 server.close()
                 await server.wait_closed()
                 await gateway.aclose()

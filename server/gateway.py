@@ -55,10 +55,12 @@ from server.errors import (
     AlreadyInRoom,
     HelloFirst,
     RateLimited,
+    TooManyLookups,
+    TooManyRooms,
     error_for_exception,
 )
 from server.metrics import REGISTRY
-from server.ratelimit import TokenBucket, allow_join_attempt
+from server.ratelimit import AddressLimit, SlidingWindow, TokenBucket
 from server.recognition import RecognitionJob, RecognitionResult, RecognitionService
 from server.sessions import Session, SessionStore, session_key
 from server.store import (
@@ -81,6 +83,13 @@ MAX_COMMIT_ATTEMPTS = 16
 HEARTBEAT_S = 2.0
 ALIVE_TTL_MS = 6000
 SWEEP_S = 5.0
+# Every REAP_S each gateway ticks the rooms whose deadline passed (store.DEADLINES_KEY), whoever holds
+# their members: a room whose members all dropped still loses their seats and closes.
+REAP_S = 1.0
+# Gateways that ever ran, and the rooms each holds members of: a gateway that stopped (killed, or shut
+# down without giving up its members' seats) is found here by the next live gateway, which only then
+# starts its members' seat windows. Seats never run out while no gateway could take the resume.
+GATEWAYS_KEY = "doodle:gateways"
 OUTBOX_LIMIT = 512  # frames queued for one slow client before we drop it
 
 _connections_gauge = REGISTRY.gauge("doodle_connections", "Open WebSocket connections")
@@ -110,6 +119,10 @@ class Client:
     room: str | None = None
     role: str | None = None
     bad_messages: int = 0
+    # Room look-ups and creations of this connection, and how many were refused (guessers are closed).
+    lookups: SlidingWindow = field(default_factory=lambda: SlidingWindow(10, 60.0))
+    creations: SlidingWindow = field(default_factory=lambda: SlidingWindow(5, 60.0))
+    refused_attempts: int = 0
     # Delivery watermarks: skip published events already covered by the snapshot this client got.
     seen_version: int = 0
     seen_stroke: tuple[str, int] = ("", 0)  # (round id, last stroke batch in the snapshot)
@@ -188,6 +201,9 @@ class Gateway:
             client, idle_ttl=settings.idle_room_ttl_seconds, finished_ttl=settings.finished_room_ttl_seconds
         )
         self.sessions = SessionStore(client)
+        lookups, creations = settings.join_attempts_per_minute, settings.rooms_per_minute
+        self.lookup_limit = AddressLimit(client, "lookup", limit=lookups, window_s=60)
+        self.creation_limit = AddressLimit(client, "create", limit=creations, window_s=60)
         self.recognition = recognition
         self.known_words = tuple(recognition.labels)
         self.rooms: dict[str, LocalRoom] = {}
@@ -197,6 +213,10 @@ class Gateway:
         self._background: set[asyncio.Task[Any]] = set()
         self._subscriber: asyncio.Task[None] | None = None
         self._liveness: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None
+        # Set when the process shuts down: its sockets close, but their seats stay taken (not
+        # disconnected) until a live gateway sweeps this one, so the seat window starts only then.
+        self.draining = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -205,10 +225,18 @@ class Gateway:
         await self.pubsub.subscribe(gateway_channel(self.settings.gateway_id))
         self._subscriber = asyncio.create_task(self._read_published(), name="pubsub-reader")
         await self.redis.set(alive_key(self.settings.gateway_id), 1, px=ALIVE_TTL_MS)
+        await self.redis.sadd(GATEWAYS_KEY, self.settings.gateway_id)
+        with contextlib.suppress(RedisError, OSError):  # a first sweep now: a restart after an outage
+            await self.sweep_dead_gateways()
         self._liveness = asyncio.create_task(self._keep_alive(), name="liveness")
+        self._reaper = asyncio.create_task(self._reap_loop(), name="deadline-reaper")
+
+    def drain(self) -> None:
+        """The process is stopping: sockets closed from now on keep their seats (see ``draining``)."""
+        self.draining = True
 
     async def aclose(self) -> None:
-        for task in (self._subscriber, self._liveness):
+        for task in (self._subscriber, self._liveness, self._reaper):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -235,6 +263,8 @@ class Gateway:
             ws=ws,
             connection_id=secrets.token_hex(4),
             limiter=TokenBucket(self.settings.messages_per_second, self.settings.message_burst),
+            lookups=SlidingWindow(self.settings.join_attempts_per_minute, 60.0),
+            creations=SlidingWindow(self.settings.rooms_per_minute, 60.0),
         )
         client.log = log.bind(connection_id=client.connection_id)
         client.log.info("connection_open", remote=str(ws.remote_address[0]) if ws.remote_address else None)
@@ -274,6 +304,7 @@ class Gateway:
     async def _read_loop(self, client: Client) -> None:
         async for frame in client.ws:
             if not client.limiter.take():
+                # A refused message counts towards closing the connection, like a malformed one.
                 client.bad_messages += 1
                 self._send_error(client, RateLimited("slow down: too many messages"), None)
                 if client.bad_messages > self.settings.max_bad_messages:
@@ -293,9 +324,15 @@ class Gateway:
                     raise HelloFirst("send hello first")
                 await self._dispatch(client, message)
             except DoodleError as exc:
-                if isinstance(exc, wire.BadMessage):
+                if isinstance(exc, wire.BadMessage | RateLimited):
                     client.bad_messages += 1
+                if isinstance(exc, TooManyLookups | TooManyRooms):
+                    client.refused_attempts += 1
                 self._send_error(client, exc, ref)
+                if client.refused_attempts > self.settings.max_refused_attempts:
+                    # Someone who keeps guessing codes (or making rooms) after being told to stop.
+                    await self._close_and_drain(client, wire.CloseCode.POLICY_VIOLATION, "too many attempts")
+                    return
                 if client.bad_messages > self.settings.max_bad_messages:
                     await self._close_and_drain(
                         client, wire.CloseCode.POLICY_VIOLATION, "too many bad messages"
@@ -352,6 +389,12 @@ class Gateway:
                 await self._room_command(client, Rematch(by=self._me(client)))
             case wire.ForgetMe():
                 await self._forget_me(client, message)
+
+    @staticmethod
+    def _address(client: Client) -> str:
+        """The peer's IP address: what per-address limits count by."""
+        remote = client.ws.remote_address
+        return str(remote[0]) if remote else "unknown"
 
     @staticmethod
     def _me(client: Client) -> str:
@@ -443,6 +486,10 @@ class Gateway:
         if client.room is not None:
             raise AlreadyInRoom("leave your room before creating another")
         settings = RoomSettings.validated(message.settings, self.known_words)
+        if not client.creations.take():
+            raise TooManyRooms("too many rooms created on this connection; wait a minute")
+        if await self.creation_limit.take(self._address(client)) is None:
+            raise TooManyRooms("too many rooms created from this address; wait a minute")
         now = time.time()
         for _attempt in range(10):
             code = new_room_code(self._rng)
@@ -465,22 +512,25 @@ class Gateway:
             raise AlreadyInRoom("leave your room before joining another")
         session = client.session
         assert session is not None
+        code = normalize_code(message.code)
+        # Every look-up is counted before it happens (guessing codes is the attack), per connection
+        # and per address over every gateway; one that finds its room is given back below.
+        if not client.lookups.take():
+            raise TooManyLookups("too many join attempts on this connection; wait a minute")
+        address = self._address(client)
+        receipt = await self.lookup_limit.take(address)
+        if receipt is None:
+            raise TooManyLookups("too many join attempts from this address; wait a minute")
+        local = await self._subscribe(code)
         try:
-            code = normalize_code(message.code)
-            local = await self._subscribe(code)
-            try:
-                state, version, _ = await self.transact(
-                    code, lambda state: [JoinRoom(session.player_id, session.name, Role(message.role))]
-                )
-            except DoodleError:
-                await self._unsubscribe_if_empty(local)
-                raise
-        except RoomNotFound:
-            # Only failed look-ups count: that is what guessing codes looks like.
-            remote = client.ws.remote_address[0] if client.ws.remote_address else "unknown"
-            if not await allow_join_attempt(self.redis, str(remote), self.settings.join_attempts_per_minute):
-                raise RateLimited("too many join attempts; wait a minute") from None
+            state, version, _ = await self.transact(
+                code, lambda state: [JoinRoom(session.player_id, session.name, Role(message.role))]
+            )
+        except DoodleError:
+            await self._unsubscribe_if_empty(local)
             raise
+        await self.lookup_limit.refund(address, receipt)
+        client.lookups.refund()
         await self._take_seat(client, local, message.role)
         await self._send_snapshot(client, state, version)
         client.log.info("room_joined", room_id=code, role=message.role)
@@ -531,6 +581,8 @@ class Gateway:
         if code is None or player_id is None:
             return
         await self._detach(client)
+        if self.draining:
+            return  # the seat stays taken; a live gateway's sweep_dead_gateways starts its window
         with contextlib.suppress(DoodleError):
             await self.transact(code, lambda state: [Disconnect(player_id)])
 
@@ -550,10 +602,89 @@ class Gateway:
                 continue
             next_sweep = time.monotonic() + SWEEP_S
             try:
+                await self._register()
+                await self.sweep_dead_gateways()
                 await self.sweep_dead_connections()
                 await self.restore_own_connections()
             except Exception:  # a failed sweep must never stop the heartbeat (others would sweep us)
                 log.exception("sweep_failed")
+
+    async def _register(self) -> None:
+        """(Re)write this gateway's entry and rooms: a sweep by another gateway that found this one
+        too busy to refresh its key removed them."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(GATEWAYS_KEY, self.settings.gateway_id)
+            if self.rooms:
+                pipe.sadd(gateway_rooms_key(self.settings.gateway_id), *self.rooms)
+            await pipe.execute()
+
+    async def sweep_dead_gateways(self) -> int:
+        """Mark disconnected every member still held by a gateway that is gone (its liveness key
+        expired, or it shut down), in every room it held, and forget that gateway. Until a live
+        gateway does this the members' seats stay taken, so their 30 s start when someone could
+        take the resume. Returns how many members were marked."""
+        gateway_ids = {g.decode() for g in await self.redis.smembers(GATEWAYS_KEY)}
+        gateway_ids.discard(self.settings.gateway_id)
+        swept = 0
+        for gateway_id in sorted(gateway_ids):
+            if await self.redis.exists(alive_key(gateway_id)):
+                continue
+            for raw_code in await self.redis.smembers(gateway_rooms_key(gateway_id)):
+                swept += await self._disconnect_held_by(raw_code.decode(), gateway_id)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(gateway_rooms_key(gateway_id))
+                pipe.srem(GATEWAYS_KEY, gateway_id)
+                await pipe.execute()
+            log.info("dead_gateway_swept", gateway=gateway_id, members=swept)
+        return swept
+
+    async def _disconnect_held_by(self, code: str, gateway_id: str) -> int:
+        """Disconnect the members of room ``code`` whose socket was on ``gateway_id``."""
+        try:
+            state, _version = await self.store.load(code)
+        except RoomNotFound:
+            return 0
+        connected = [m.player_id for m in state.members if m.connected]
+        if not connected:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for player_id in connected:
+                pipe.hget(session_key(player_id), "connection")
+            holders = await pipe.execute()
+        swept = 0
+        for player_id, holder in zip(connected, holders, strict=True):
+            if holder is None or holder.decode().partition(" ")[0] != gateway_id:
+                continue  # resumed on a live gateway already
+            with contextlib.suppress(DoodleError):
+                await self.transact(code, lambda state, player_id=player_id: [Disconnect(player_id)])
+                swept += 1
+        return swept
+
+    async def _reap_loop(self) -> None:
+        """Every REAP_S, tick the rooms whose deadline passed (see REAP_S)."""
+        while True:
+            await asyncio.sleep(REAP_S)
+            try:
+                await self.tick_due_rooms()
+            except (RedisError, OSError) as exc:  # Redis restarting: try again next time
+                log.warning("reap_failed", error=str(exc))
+            except Exception:  # one bad room must not stop every room's timers
+                log.exception("reap_failed")
+
+    async def tick_due_rooms(self) -> int:
+        """Apply the due deadlines of every room in the deadline index. Returns how many rooms."""
+        due = await self.store.due_rooms(time.time())
+        for code in due:
+            try:
+                state, _version, _events = await self.transact(code, lambda state: [])
+            except RoomNotFound:
+                await self.store.index_deadline(code, None)
+                continue
+            except DoodleError as exc:
+                log.warning("tick_failed", room_id=code, code=exc.code)
+                continue
+            await self.store.index_deadline(code, rules.next_deadline(state))
+        return len(due)
 
     async def restore_own_connections(self) -> int:
         """Mark connected again this gateway's members whom a room shows disconnected: another
@@ -642,6 +773,7 @@ class Gateway:
                 _commit_conflicts.inc()
                 continue
             self._remember(code, new_state, new_version)
+            await self.store.index_deadline(code, rules.next_deadline(new_state))
             await self._after_commit(code, new_state, events)
             if failure is not None:
                 raise failure
@@ -808,6 +940,7 @@ class Gateway:
         if local is None:
             local = self.rooms[code] = LocalRoom(code)
             await self.pubsub.subscribe(room_channel(code))
+            await self.redis.sadd(gateway_rooms_key(self.settings.gateway_id), code)
             _rooms_gauge.set(len(self.rooms))
         return local
 
@@ -818,6 +951,8 @@ class Gateway:
         if local.timer is not None:
             local.timer.cancel()
         await self.pubsub.unsubscribe(room_channel(local.code))
+        if not self.draining:  # a stopping gateway's rooms are swept by the next live one
+            await self.redis.srem(gateway_rooms_key(self.settings.gateway_id), local.code)
         _rooms_gauge.set(len(self.rooms))
 
     async def _read_published(self) -> None:
@@ -950,6 +1085,11 @@ def _apply_commands(
 def alive_key(gateway_id: str) -> str:
     """The key a live gateway keeps refreshing (see HEARTBEAT_S)."""
     return f"doodle:gateway:{gateway_id}:alive"
+
+
+def gateway_rooms_key(gateway_id: str) -> str:
+    """The set of rooms a gateway holds members of (see GATEWAYS_KEY)."""
+    return f"doodle:gateway:{gateway_id}:rooms"
 
 
 def gateway_channel(gateway_id: str) -> str:

@@ -13,6 +13,10 @@ and rooms shard across a Redis Cluster)::
                                round N of game G (the per-drawing caps of game.rules.check_stroke)
     {player:ID}:session        hash: token_sha256, name, room, role, consent (see sessions.py)
 
+One key is not a room's: ``doodle:deadlines``, a sorted set of room code -> its next deadline
+(``rules.next_deadline``; seconds), written after each commit. Every gateway ticks the rooms that are
+due, so a room's timers run even when no gateway holds a member of it (everybody dropped).
+
 Pub/sub channel ``{room:CODE}`` carries msgpack envelopes ``{"v": version, "seq": stroke_seq,
 "deadline": s, "out": [[audience, message], ...]}``, published by the same script that changed the
 state, so every gateway sees the room's events in commit order.
@@ -76,6 +80,9 @@ def round_id(game_number: int, round_number: int) -> str:
 
 def strokes_key(code: str, game_number: int, round_number: int) -> str:
     return f"{room_key(code)}:strokes:{round_id(game_number, round_number)}"
+
+
+DEADLINES_KEY = "doodle:deadlines"
 
 
 def ink_key(code: str, game_number: int, round_number: int) -> str:
@@ -389,6 +396,18 @@ class RoomStore:
         except ResponseError as exc:
             _raise_script_error(exc)
         return int(seq)
+
+    async def index_deadline(self, code: str, deadline: float | None) -> None:
+        """Record the room's next deadline (None: nothing pending, or the room is gone)."""
+        if deadline is None:
+            await self.client.zrem(DEADLINES_KEY, code)
+        else:
+            await self.client.zadd(DEADLINES_KEY, {code: deadline})
+
+    async def due_rooms(self, now: float, limit: int = 100) -> list[str]:
+        """Codes of rooms whose recorded deadline is at or before ``now``, earliest first."""
+        codes = await self.client.zrangebyscore(DEADLINES_KEY, "-inf", now, start=0, num=limit)
+        return [code.decode() for code in codes]
 
     async def publish(self, code: str, out: Sequence[tuple[Any, dict[str, Any]]]) -> None:
         """Publish messages that change no state (guesses): version 0, delivered to whoever they are for."""

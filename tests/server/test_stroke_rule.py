@@ -11,9 +11,11 @@ import redis.asyncio as aioredis
 from game.commands import JoinRoom
 from game.errors import DoodleError
 from game.rules import MAX_BATCHES_PER_DRAWING, MAX_POINTS_PER_DRAWING, Ink, check_stroke
-from game.state import Role, RoomState
+from game.state import RoomState
 from server.store import RoomStore, StrokeEntry, ink_key
 from tests.game.helpers import T0, play, states_in_every_phase
+
+NO_INK = Ink()
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class Case:
     round_number: int
     now: float
     expected: str  # "ok" or the wire error code
-    ink: Ink = Ink()
+    ink: Ink = NO_INK
     points: int = 1
     game_number: int | None = None  # None: the room's own game
 
@@ -83,7 +85,7 @@ async def _lua_answer(client: aioredis.Redis, state: RoomState, case: Case) -> s
     store = RoomStore(client, idle_ttl=600, finished_ttl=60)
     await store.create(state)
     game_number = state.game_number if case.game_number is None else case.game_number
-    if case.ink != Ink():
+    if case.ink != NO_INK:
         await client.hset(
             ink_key(state.code, game_number, case.round_number),
             mapping={f"{case.player_id}:b": case.ink.batches, f"{case.player_id}:p": case.ink.points},
