@@ -40,7 +40,7 @@ async def gateway_process(redis_url: str) -> AsyncIterator[tuple[str, subprocess
     one would rightly find it dead."""
     port = _free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "DOODLE_LOG_LEVEL": "warning"}
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not wait for it
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
         cwd=REPO_ROOT,
         env=env,
