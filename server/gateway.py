@@ -224,6 +224,8 @@ class Gateway:
         # This gateway's own channel: other gateways tell it here to close a connection they replaced.
         await self.pubsub.subscribe(gateway_channel(self.settings.gateway_id))
         self._subscriber = asyncio.create_task(self._read_published(), name="pubsub-reader")
+        # A previous run with the same id (a fixed DOODLE_GATEWAY_ID) left members nobody holds now.
+        await self._sweep_gateway(self.settings.gateway_id)
         await self.redis.set(alive_key(self.settings.gateway_id), 1, px=ALIVE_TTL_MS)
         await self.redis.sadd(GATEWAYS_KEY, self.settings.gateway_id)
         with contextlib.suppress(RedisError, OSError):  # a first sweep now: a restart after an outage
@@ -627,15 +629,20 @@ class Gateway:
         gateway_ids.discard(self.settings.gateway_id)
         swept = 0
         for gateway_id in sorted(gateway_ids):
-            if await self.redis.exists(alive_key(gateway_id)):
-                continue
-            for raw_code in await self.redis.smembers(gateway_rooms_key(gateway_id)):
-                swept += await self._disconnect_held_by(raw_code.decode(), gateway_id)
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.delete(gateway_rooms_key(gateway_id))
-                pipe.srem(GATEWAYS_KEY, gateway_id)
-                await pipe.execute()
-            log.info("dead_gateway_swept", gateway=gateway_id, members=swept)
+            if not await self.redis.exists(alive_key(gateway_id)):
+                swept += await self._sweep_gateway(gateway_id)
+        return swept
+
+    async def _sweep_gateway(self, gateway_id: str) -> int:
+        """Disconnect the members ``gateway_id`` held in each of its rooms; forget the gateway."""
+        swept = 0
+        for raw_code in await self.redis.smembers(gateway_rooms_key(gateway_id)):
+            swept += await self._disconnect_held_by(raw_code.decode(), gateway_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(gateway_rooms_key(gateway_id))
+            pipe.srem(GATEWAYS_KEY, gateway_id)
+            await pipe.execute()
+        log.info("dead_gateway_swept", gateway=gateway_id, members=swept)
         return swept
 
     async def _disconnect_held_by(self, code: str, gateway_id: str) -> int:
