@@ -70,6 +70,7 @@ from server.store import (
     StaleRoomVersion,
     StrokeEntry,
     decode_envelope,
+    decode_stroke_entry,
     room_channel,
     round_id,
 )
@@ -907,32 +908,22 @@ class Gateway:
     # ------------------------------------------------------------------ snapshots
 
     async def _send_snapshot(self, client: Client, state: RoomState, version: int) -> None:
-        strokes: list[Any] = []
-        seq = 0
+        blobs: list[bytes] = []
         if state.round is not None and state.phase == Phase.ROUND:
-            entries, seq = await self.store.round_strokes(state.code, state.game_number, state.round.number)
-            visible = client.role == "spectator" or state.settings.show_drawings
-            strokes = [
-                {
-                    "player_id": e.player_id,
-                    "stroke": e.stroke,
-                    "points": e.points,
-                    "end": e.end,
-                    "canvas": e.canvas,
-                }
-                for e in entries
-                if visible or e.player_id == client.player_id
-            ]
-            if client.role == "player":
-                client.drawing_round = state.round.number
-                client.drawing.clear()
-                for e in entries:
-                    if e.player_id == client.player_id:
-                        client.drawing.setdefault(e.stroke, []).append(_point_array(e.points))
+            blobs = await self.store.round_stroke_blobs(state.code, state.game_number, state.round.number)
+        seq = len(blobs)
+        # Decoding and encoding a round's strokes (up to max_players x the per-drawing caps) runs in
+        # a thread, item by item, so that one large room never stalls every other connection.
+        frame, own = await asyncio.to_thread(
+            _build_snapshot, state, blobs, client.player_id, client.role or "player", client.encoding
+        )
+        if state.round is not None and state.phase == Phase.ROUND and client.role == "player":
+            client.drawing_round = state.round.number
+            client.drawing = own
         client.seen_version = version
         client.game_number = state.game_number
         client.seen_stroke = (round_id(state.game_number, state.round.number) if state.round else "", seq)
-        client.send(wire.room_message(state, client.player_id, client.role or "player", now_ms(), strokes))
+        client.send(frame)
         # Events published while the snapshot was read go out now, minus what the snapshot covered.
         held, client.held = client.held or [], None
         local = self.rooms.get(state.code)
@@ -1102,6 +1093,33 @@ def gateway_rooms_key(gateway_id: str) -> str:
 def gateway_channel(gateway_id: str) -> str:
     """The pub/sub channel of one gateway (not of a room): connections it must close."""
     return f"gateway:{gateway_id}"
+
+
+def _build_snapshot(
+    state: RoomState, blobs: list[bytes], viewer_id: str | None, role: str, encoding: wire.Encoding | None
+) -> tuple[wire.WireFrame, dict[int, list[np.ndarray]]]:
+    """The encoded ``room`` snapshot for one viewer, and the viewer's own drawing of the round (to
+    go on recognizing it). Pure; the gateway runs it in a thread."""
+    visible = role == "spectator" or state.settings.show_drawings
+    strokes: list[dict[str, Any]] = []
+    own: dict[int, list[np.ndarray]] = {}
+    for blob in blobs:
+        entry = decode_stroke_entry(blob)
+        if entry.player_id == viewer_id:
+            own.setdefault(entry.stroke, []).append(_point_array(entry.points))
+        elif not visible:
+            continue
+        strokes.append(
+            {
+                "player_id": entry.player_id,
+                "stroke": entry.stroke,
+                "points": entry.points,
+                "end": entry.end,
+                "canvas": entry.canvas,
+            }
+        )
+    message = wire.room_message(state, viewer_id, role, now_ms(), strokes)
+    return wire.encode_in_pieces(message, "strokes", encoding or "json"), own
 
 
 def _point_array(points: Sequence[Sequence[float]]) -> np.ndarray:

@@ -445,6 +445,36 @@ class WireFrame:
         return self._msgpack
 
 
+def encode_in_pieces(message: Mapping[str, Any], list_field: str, encoding: Encoding) -> WireFrame:
+    """Encode a message with one long list (a snapshot's strokes) one item at a time.
+
+    Each item is a short encoder call, so a thread running this gives the GIL back between items
+    and the event loop keeps serving everyone else; one call over the whole list would hold it for
+    as long as the list takes. The list goes last; the result decodes to the same message.
+    """
+    items = message[list_field]
+    ordered = {**{k: v for k, v in message.items() if k != list_field}, list_field: items}
+    frame = WireFrame(ordered)
+    if encoding == "json":
+        head = json.dumps({**ordered, list_field: []}, separators=(",", ":"), ensure_ascii=False)
+        assert head.endswith("[]}")
+        parts = [json.dumps(item, separators=(",", ":"), ensure_ascii=False) for item in items]
+        frame._json = head[:-2] + ",".join(parts) + "]}"
+    else:
+        head_bytes = msgpack.packb({**ordered, list_field: None}, use_bin_type=True)
+        assert head_bytes.endswith(b"\xc0")  # nil, the list's placeholder
+        count = len(items)
+        if count < 16:  # msgpack's array headers: fixarray, array 16, array 32
+            header = bytes([0x90 | count])
+        elif count < 1 << 16:
+            header = b"\xdc" + count.to_bytes(2, "big")
+        else:
+            header = b"\xdd" + count.to_bytes(4, "big")
+        packed = [msgpack.packb(item, use_bin_type=True) for item in items]
+        frame._msgpack = head_bytes[:-1] + header + b"".join(packed)
+    return frame
+
+
 def encode(message: Mapping[str, Any], encoding: Encoding) -> str | bytes:
     """Encode one server message for one connection."""
     return WireFrame(message).encoded(encoding)

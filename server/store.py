@@ -83,6 +83,7 @@ def strokes_key(code: str, game_number: int, round_number: int) -> str:
 
 
 DEADLINES_KEY = "doodle:deadlines"
+STROKE_READ_SLICE = 500
 
 
 def ink_key(code: str, game_number: int, round_number: int) -> str:
@@ -412,6 +413,17 @@ class RoomStore:
     async def publish(self, code: str, out: Sequence[tuple[Any, dict[str, Any]]]) -> None:
         """Publish messages that change no state (guesses): version 0, delivered to whoever they are for."""
         await self.client.publish(room_channel(code), msgpack.packb(0) + encode_envelope_tail(None, out))
+
+    async def round_stroke_blobs(self, code: str, game_number: int, round_number: int) -> list[bytes]:
+        """Every accepted batch of a round, still encoded (see encode_stroke_entry), in order. Read
+        in slices, so one large round does not hold up the event loop in one reply."""
+        key = strokes_key(code, game_number, round_number)
+        blobs: list[bytes] = []
+        while True:
+            chunk = await self.client.lrange(key, len(blobs), len(blobs) + STROKE_READ_SLICE - 1)
+            blobs += chunk
+            if len(chunk) < STROKE_READ_SLICE:
+                return blobs
 
     async def round_strokes(
         self, code: str, game_number: int, round_number: int
