@@ -19,8 +19,12 @@ What a service promises (both deployments, enforced by `GuessScheduler`):
   stroke messages. When recognition falls behind, each player's next guess simply waits for the
   previous one: the system guesses less often instead of queueing more.
 - A `deciding=True` job (stroke end, the final drawing at round end) skips the interval, the
-  one-in-flight rule and every capacity limit: it is sent at once and never shed. If its result is
-  lost (a worker died and the stream was trimmed), it is sent again after `result_timeout_s`.
+  ordinary in-flight rule and every capacity limit: it is sent at once and never shed. But a player
+  has at most one deciding job in flight: a newer one waits for that result (replacing any drawing
+  that waited, and staying deciding), so ending strokes fast cannot buy one player, or one room,
+  more model time than one job at a time each; with the per-drawing point cap (game.rules) that
+  bounds what one player can cost, and no room can starve another. If a deciding result is lost
+  (a worker died and the stream was trimmed), it is sent again after `result_timeout_s`.
 - Each delivered `RecognitionResult` is for the newest drawing judged so far: a result older than one
   already delivered for the same player is dropped. Results for forgotten players, duplicates (a job
   run twice after a worker crash) and results of unknown jobs are dropped quietly (DEBUG log).
@@ -40,6 +44,7 @@ Redis keys (fixed names, not room keys: rooms use {room:CODE} hash tags and live
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import itertools
 import json
@@ -562,12 +567,9 @@ class GuessScheduler:
             player = self._players[key] = _Player()
         if player.deferred is not None:
             self.coalesced += 1
-        if job.deciding:
-            # Sent at once, whatever the interval, in-flight rule or capacity says; it is also newer
-            # than any deferred drawing, which therefore no longer matters.
-            player.deferred = None
-            self._waiting.pop(key, None)
-            return [self._send(key, player, job, now)]
+        if player.deferred is not None and player.deferred.deciding and not job.deciding:
+            # The newer drawing holds the finished stroke that was waiting: it decides in its place.
+            job = dataclasses.replace(job, deciding=True)
         player.deferred = job
         return self._try_send(key, player, now)
 
@@ -668,8 +670,19 @@ class GuessScheduler:
             candidates.append(next(iter(self._in_flight.values())).deadline)
         return min(candidates) if candidates else None
 
+    def _deciding_in_flight(self, player: _Player) -> bool:
+        return any(self._in_flight[job_id].job.deciding for job_id in player.in_flight)
+
     def _try_send(self, key: PlayerKey, player: _Player, now: float) -> list[RecognitionJob]:
         job = player.deferred
+        if job is not None and job.deciding:
+            # At once, whatever the interval or capacity say, once the player's previous deciding
+            # job is answered (one at a time per player: what bounds one player's share).
+            if self._deciding_in_flight(player):
+                return []
+            player.deferred = None
+            self._waiting.pop(key, None)
+            return [self._send(key, player, job, now)]
         if job is None or player.in_flight:
             return []  # nothing new, or the previous job's result will trigger the next one
         ready_at = max(player.last_sent_at + self.min_interval_s, player.hold_until)
