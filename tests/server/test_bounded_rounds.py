@@ -25,7 +25,9 @@ BATCH = 500  # points per stroke message (the limit is 512)
 
 @pytest.fixture
 async def server(redis_url: str) -> AsyncIterator[RunningServer]:
-    async with running_server(Settings(port=0, redis_url=redis_url, recognition_processes=0)) as running:
+    # Few guesses (one per player every 10 s): these tests are about strokes, not the model.
+    settings = Settings(port=0, redis_url=redis_url, recognition_processes=0, guess_interval_ms=10_000)
+    async with running_server(settings) as running:
         yield running
 
 
@@ -56,7 +58,7 @@ async def _full_round(
         for index in range(MAX_POINTS_PER_DRAWING // BATCH):
             await client.send(_batch(index % 200, index))
     for client in filled:  # the batch past the cap is refused
-        reply = await client.request(_batch(0, 99), "error")
+        reply = await client.request(_batch(0, 99), "error", timeout=60)
         assert reply["code"] == "drawing_too_large", reply
     return clients, code
 
