@@ -22,9 +22,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from server.app import serve_forever
+from server.app import PortInUse, RedisLost, serve_forever
 from server.config import add_server_flags, settings_from_args
 from server.logs import configure_logging
+from server.redis_embedded import RedisUnavailable
 
 # subcommand -> (module, help); the module provides configure_parser() and run().
 DELEGATED = {
@@ -75,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(serve_forever(settings))
         except KeyboardInterrupt:
             pass
+        except (PortInUse, RedisLost, RedisUnavailable) as exc:  # the operator's to fix: one line
+            print(f"doodle-party serve: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
+            return 1
         return 0
     module = getattr(args, "module", None)
     if module is None:
