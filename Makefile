@@ -4,24 +4,32 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck unit install clean
+.PHONY: serve test lint typecheck deploy-check unit install clean
 
 $(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	# Pin torch to the CPU build first so the project's range resolves to it, not a CUDA wheel.
-	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	@echo "Installing into $(VENV) (the first time takes a few minutes; pip's output: $(VENV)/install.log)"
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	@# Pin torch to the CPU build first so the project's range resolves to it, not a CUDA wheel.
+	@{ $(BIN)/pip install --upgrade pip && $(BIN)/pip install "torch==2.13.0" \
+		&& $(BIN)/pip install -e ".[dev]"; } > $(VENV)/install.log 2>&1 \
+		|| { tail -n 30 $(VENV)/install.log; echo "make: install failed, see $(VENV)/install.log"; exit 1; }
+	@touch $(STAMP)
 
 install: $(STAMP)
 
+# `make serve PORT=9000 HOST=0.0.0.0`; the same as DOODLE_PORT / DOODLE_HOST (docs/operations.md).
 serve: $(STAMP)
-	$(BIN)/doodle-party serve
+	@$(BIN)/doodle-party serve $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
 lint: $(STAMP)
 	$(BIN)/ruff check server game inference tests benchmarks
 	$(BIN)/ruff format --check server game inference tests benchmarks
+
+# No Docker engine here: hadolint reads the Dockerfile, and the Compose specification's JSON schema
+# (shipped with check-jsonschema) checks docker-compose.yml.
+deploy-check: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy game server inference
@@ -30,7 +38,7 @@ unit: $(STAMP)
 	bash scripts/install-browser.sh
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+test: lint typecheck deploy-check unit
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

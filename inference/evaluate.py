@@ -671,6 +671,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-game", action="store_true", help="skip the replay of timed drawings with the decision rule"
     )
+    parser.add_argument(
+        "--words-file",
+        type=Path,
+        default=None,
+        help="write the model's per-word replay figures here (ship as <checkpoint>.words.json: the"
+        " server rates each word's difficulty from it for the word packs)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes for the multi-core throughput")
     parser.add_argument("--command", default=None, help="command line to print in the model card")
     parser.add_argument("--notes", type=Path, default=None, help="markdown appended to the model card")
@@ -718,6 +725,9 @@ def run(args: argparse.Namespace) -> int:
         players = {name: ours, "seed": seed, **{n: r for n, r in compared if not n.endswith("20 words")}}
         game = play_rooms(args.data, args.split, players, words)
         print(game_table(game))
+        if args.words_file is not None:
+            every_room = next(room for room in game[name] if room.startswith("all "))
+            write_word_figures(args.words_file, game[name][every_room], args.split)
         draw_curve_png(
             {model: rooms["classic 20"].curve for model, rooms in game.items() if "classic 20" in rooms},
             figures / "recognized_by_time.png",
@@ -763,6 +773,25 @@ def play_rooms(
     guesses = render_guesses(load_timed(data, splits=splits, words=words))
     every_word = max((model.labels for model in models.values()), key=len)
     return play(models, guesses, {"classic 20": SEED_LABELS, f"all {len(every_word)}": every_word})
+
+
+def write_word_figures(path: Path, score: RoomScore, split: str) -> None:
+    """Per word: share of its Google-recognized drawings recognized, median seconds, how many drawings."""
+    words = [
+        {
+            "word": word,
+            "recognized": entry["recognized"],
+            "median_s": entry["median_s"],
+            "drawings": entry["drawings"],
+        }
+        for word, entry in sorted(score.per_word.items())
+    ]
+    record = {
+        "about": "held-out drawings replayed at their pen timing, judged by the shipped rule (evaluate)",
+        "split": split,
+        "words": words,
+    }
+    path.write_text(json.dumps(record, indent=1) + "\n")
 
 
 def _pct(share: float | None) -> str:

@@ -618,11 +618,30 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--labels", default=",".join(SEED_LABELS), help="comma-separated classes, output order"
     )
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--temperature", type=float, default=3.0)
-    parser.add_argument("--bitmaps-per-class", type=int, default=500)
+    parser.add_argument(
+        "--epochs", type=int, default=8, help="passes over freshly rendered data (default %(default)s)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="examples per optimizer step (default %(default)s)"
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=2e-3,
+        help="peak learning rate of the one-cycle schedule (default %(default)s)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=3.0,
+        help="distillation temperature of the soft targets (default %(default)s)",
+    )
+    parser.add_argument(
+        "--bitmaps-per-class",
+        type=int,
+        default=500,
+        help="bitmaps drawn per class per epoch (default %(default)s)",
+    )
     parser.add_argument("--variants", type=int, default=32, help="renders per labelled drawing per epoch")
     parser.add_argument(
         "--complete-share",
@@ -630,10 +649,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=0.3,
         help="share of a drawing's renders that show it complete rather than a prefix",
     )
-    parser.add_argument("--max-per-class", type=int, default=None)
+    parser.add_argument(
+        "--live-share",
+        type=float,
+        default=0.5,
+        help="share of prefixes framed on their own extent, as the live game frames them (the rest keep"
+        " the complete drawing's frame, as the prefix accuracy figures do)",
+    )
+    parser.add_argument(
+        "--max-per-class", type=int, help="cap on drawings and bitmaps read per class (default: no cap)"
+    )
     parser.add_argument("--no-other-classes", action="store_true", help="skip drawings of other classes")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="fixes every random choice (default %(default)s)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's own)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--no-blend", action="store_true", help="ship the fine-tuned weights unblended")
     parser.add_argument(
@@ -675,7 +703,9 @@ def run(args: argparse.Namespace) -> int:
         other_classes=not args.no_other_classes,
         bitmaps_per_class=args.bitmaps_per_class,
         max_per_class=args.max_per_class,
-        recipe=RenderRecipe(variants_labelled=args.variants, complete_share=args.complete_share),
+        recipe=RenderRecipe(
+            variants_labelled=args.variants, complete_share=args.complete_share, live_share=args.live_share
+        ),
         seed=args.seed,
         threads=args.threads,
         blend=not args.no_blend,

@@ -18,16 +18,18 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
+from prometheus_client import CollectorRegistry
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Origin
 
 from inference.recognizer import Recognizer
 from server.archive import Archiver, archive_location
+from server.census import CensusCollector
 from server.clock import Clock
 from server.config import Settings
 from server.gateway import Gateway
 from server.http import make_process_request
-from server.metrics import REGISTRY
+from server.metrics import exposition, with_process_metrics
 from server.recognition import (
     LocalRecognition,
     OnResult,
@@ -116,8 +118,8 @@ def check_port_free(host: str, port: int) -> None:
             raise
         raise PortInUse(
             exc.errno,
-            f"port {port} on {host} is in use (is Doodle Party running already?); "
-            "stop that process or choose another port with --port / DOODLE_PORT",
+            f"port {port} is in use on {host} (is Doodle Party running already?); stop that process "
+            "or choose another port with --port N, DOODLE_PORT=N or `make serve PORT=N`",
         ) from None
 
 
@@ -189,31 +191,45 @@ async def running_server(settings: Settings, clock: Clock | None = None) -> Asyn
                 return False, f"redis unavailable: {exc}"
             return True, "ok"
 
-        async with serve(
-            gateway.handle,
-            settings.host,
-            settings.port,
-            process_request=make_process_request(healthz, REGISTRY.render),
-            max_size=settings.max_message_bytes,
-            # Without a list, any Origin (and native apps, which send none) may connect.
-            origins=[*map(Origin, settings.allowed_origins), None] if settings.allowed_origins else None,
-            # Per-message deflate costs ~50 KB per connection; our frames are small and mostly numbers.
-            compression=None,
-            ping_interval=20,
-            ping_timeout=20,
-            # A connection that never finishes its handshake is dropped soon, and does not hold up
-            # shutdown (browsers keep idle pre-connected sockets open).
-            open_timeout=3,
-        ) as server:
-            try:
-                yield RunningServer(settings, server, gateway, redis_url, embedded, failed)
-            finally:
-                gateway.drain()
-                server.close()
-                await server.wait_closed()
-                await gateway.aclose()
-                archiver_stop.set()
-                await archiving
+        # This gateway's scrape: the deployment's census, then the process's own metrics.
+        census = CensusCollector(client, settings.census_interval_seconds)
+        own = CollectorRegistry(auto_describe=False)
+        own.register(census)
+        scraped = with_process_metrics(own)
+
+        async def metrics(accept: str | None) -> tuple[bytes, str]:
+            await census.refresh()
+            return exposition(accept, scraped)
+
+        # A port taken between check_port_free and here fails inside serve(): the gateway and the
+        # archiver still stop first, while Redis is up, instead of logging errors about it going away.
+        try:
+            async with serve(
+                gateway.handle,
+                settings.host,
+                settings.port,
+                process_request=make_process_request(healthz, metrics),
+                max_size=settings.max_message_bytes,
+                # Without a list, any Origin (and native apps, which send none) may connect.
+                origins=[*map(Origin, settings.allowed_origins), None] if settings.allowed_origins else None,
+                # Per-message deflate costs ~50 KB per connection; our frames are small and mostly numbers.
+                compression=None,
+                ping_interval=20,
+                ping_timeout=20,
+                # A connection that never finishes its handshake is dropped soon, and does not hold up
+                # shutdown (browsers keep idle pre-connected sockets open).
+                open_timeout=3,
+            ) as server:
+                try:
+                    yield RunningServer(settings, server, gateway, redis_url, embedded, failed)
+                finally:
+                    gateway.drain()
+                    server.close()
+                    await server.wait_closed()
+        finally:
+            await gateway.aclose()
+            archiver_stop.set()
+            await archiving
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -238,11 +254,12 @@ async def serve_forever(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     failure: str | None = None
     async with running_server(settings) as running:
+        log.info("serving", url=running.url, gateway_id=settings.gateway_id, recognition=settings.recognition)
+        # Last, so that the address is what a person sees at the bottom of the terminal.
         print(
             f"Doodle Party is up: open http://{running.url[5:]} in a browser, or connect to {running.url}",
             flush=True,
         )
-        log.info("serving", url=running.url, gateway_id=settings.gateway_id, recognition=settings.recognition)
         assert running.failed is not None
         stopping = asyncio.create_task(stop.wait())
         waiters: list[asyncio.Future[Any]] = [stopping, running.failed]

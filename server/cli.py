@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import importlib
 import sys
 from collections.abc import Sequence
 
-from server.app import PortInUse, RedisLost, serve_forever
 from server.config import add_server_flags, settings_from_args
 from server.logs import configure_logging
 from server.redis_embedded import RedisUnavailable
@@ -70,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command == "serve":
+        # Imported here, like the delegated commands: a worker's process must not carry (and export
+        # the metrics of) a gateway.
+        from server.app import PortInUse, RedisLost, serve_forever
+
         settings = settings_from_args(args)
         configure_logging(settings.log_level, settings.log_format)
         try:
@@ -77,7 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             pass
         except (PortInUse, RedisLost, RedisUnavailable) as exc:  # the operator's to fix: one line
-            print(f"doodle-party serve: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
+            print(f"doodle-party: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:  # the port was taken after check_port_free looked
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            print(
+                f"doodle-party: port {settings.port} is in use; choose another with --port N, "
+                f"DOODLE_PORT=N or `make serve PORT=N`",
+                file=sys.stderr,
+            )
             return 1
         return 0
     module = getattr(args, "module", None)

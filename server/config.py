@@ -77,6 +77,9 @@ class Settings:
     archive_url: str | None = None
     archive_retention_days: int = 365
 
+    # /metrics reads the deployment's room counts from Redis at most this often (a scrape interval).
+    census_interval_seconds: float = 10.0
+
     log_level: str = "info"
     log_format: str = "auto"  # "json", "console" or "auto" (console on a terminal, JSON otherwise)
 
@@ -137,7 +140,11 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batch", type=int, help="largest inference batch (default 64)")
     parser.add_argument("--max-wait-ms", type=float, help="longest wait to fill a batch (default 4 ms)")
     parser.add_argument("--log-level", help="debug, info, warning or error")
-    parser.add_argument("--log-format", choices=["auto", "json", "console"])
+    parser.add_argument(
+        "--log-format",
+        choices=["auto", "json", "console"],
+        help="auto (default): coloured lines on a terminal, JSON lines otherwise",
+    )
 
 
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:

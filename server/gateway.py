@@ -105,7 +105,11 @@ _rooms_gauge = REGISTRY.gauge("doodle_local_rooms", "Rooms with members on this 
 _messages_in = REGISTRY.counter("doodle_messages_in_total", "Client messages received", ["type"])
 _errors_out = REGISTRY.counter("doodle_errors_total", "Error messages sent", ["code"])
 _strokes_in = REGISTRY.counter("doodle_stroke_batches_total", "Accepted stroke batches")
-_recognitions = REGISTRY.counter("doodle_recognitions_total", "Players recognized")
+_recognitions = REGISTRY.counter(
+    "doodle_players_recognized_total",
+    "Drawers this gateway recorded as recognized: at most once per drawer and round, when the room accepts "
+    "the model's first match of the word before the deadline.",
+)
 _commit_conflicts = REGISTRY.counter("doodle_commit_conflicts_total", "Optimistic commits retried")
 
 

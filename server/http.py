@@ -59,13 +59,13 @@ def static_response(path: str, static_dir: Path = STATIC_DIR) -> Response | None
 
 def make_process_request(
     healthz: Callable[[], Awaitable[tuple[bool, str]]],
-    metrics_text: Callable[[], str],
+    metrics: Callable[[str | None], Awaitable[tuple[bytes, str]]],
 ) -> Callable[[ServerConnection, Request], Awaitable[Response | None]]:
     """Build the ``process_request`` hook for :func:`websockets.asyncio.server.serve`.
 
     Args:
         healthz: returns (healthy, detail); healthy means Redis answers.
-        metrics_text: renders the Prometheus text exposition.
+        metrics: given the scraper's Accept header, returns the exposition's body and Content-Type.
     """
 
     async def process_request(connection: ServerConnection, request: Request) -> Response | None:
@@ -77,7 +77,8 @@ def make_process_request(
             status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
             return text_response(status, detail + "\n")
         if path == "/metrics":
-            return text_response(HTTPStatus.OK, metrics_text(), "text/plain; version=0.0.4; charset=utf-8")
+            body, content_type = await metrics(request.headers.get("Accept"))
+            return _response(HTTPStatus.OK, body, content_type, Cache_Control="no-store")
         static = static_response(request.path)
         if static is not None:
             return static

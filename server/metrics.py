@@ -1,8 +1,8 @@
-"""Counters, gauges and histograms, rendered in the Prometheus text exposition format 0.0.4.
+"""Prometheus metrics of one process: `prometheus_client` collectors behind keyword-label helpers.
 
-Hand-written instead of `prometheus_client`: the server needs three metric types, labels and one
-`render()`; that is about a hundred lines, with no global collectors, multiprocess mode or extra
-dependency to configure.
+Every process (gateway or worker) exports the client's process, platform and garbage-collector
+metrics, ``doodle_build_info`` and ``doodle_uptime_seconds``; modules add their own with the helpers.
+docs/operations.md lists every metric and says what it counts.
 
 Usage::
 
@@ -10,23 +10,31 @@ Usage::
 
     messages_in = metrics.counter("doodle_messages_in_total", "Client messages received.", ["type"])
     messages_in.inc(type="stroke")
-    metrics.gauge("doodle_rooms", "Rooms held by this gateway.").set(12)
+    metrics.gauge("doodle_local_rooms", "Rooms held by this gateway.").set(12)
     metrics.histogram("doodle_send_seconds", "Time to send one frame.").observe(0.002)
-    body = metrics.render()  # serve with CONTENT_TYPE on GET /metrics
+    body, content_type = metrics.exposition(accept_header)
 
-`counter`, `gauge` and `histogram` get or create a metric in the process-wide `REGISTRY`, so two
-modules asking for the same name share it; asking again with another type or other label names raises
-`ValueError`. Every method is safe to call from any thread (the batcher's inference thread included).
+Why helpers over the client's own objects: call sites name labels as keywords on the call itself
+(``JOBS.inc(mode="embedded", deciding=True)``), booleans become "true"/"false" as Prometheus writes
+them, and asking twice for one name returns the same metric (modules of one process and tests that
+start several servers share them) instead of the client's "Duplicated timeseries" error.
 """
 
 from __future__ import annotations
 
-import math
+import platform
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
+from importlib import metadata
+
+import prometheus_client
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.registry import Collector
 
 __all__ = [
-    "CONTENT_TYPE",
     "DEFAULT_BUCKETS",
     "LATENCY_BUCKETS",
     "REGISTRY",
@@ -35,29 +43,17 @@ __all__ = [
     "Histogram",
     "Metrics",
     "counter",
+    "exposition",
     "gauge",
     "histogram",
-    "render",
+    "with_process_metrics",
 ]
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# `x_created` series double every counter and histogram and no dashboard of ours reads them.
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Seconds, for request-style latencies (Prometheus client's defaults).
-DEFAULT_BUCKETS: tuple[float, ...] = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.075,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-)
+DEFAULT_BUCKETS: tuple[float, ...] = prometheus_client.Histogram.DEFAULT_BUCKETS[:-1]
 # Seconds, finer at the low end where batched inference lives.
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.0005,
@@ -76,60 +72,50 @@ LATENCY_BUCKETS: tuple[float, ...] = (
     4.096,
 )
 
-LabelValues = tuple[str, ...]
+LabelValue = str | int | float | bool
 
 
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _format_value(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(float(value))
-
-
-def _label_text(names: Sequence[str], values: Sequence[str], extra: tuple[str, str] | None = None) -> str:
-    pairs = [f'{name}="{_escape_label(value)}"' for name, value in zip(names, values, strict=True)]
-    if extra is not None:
-        pairs.append(f'{extra[0]}="{_escape_label(extra[1])}"')
-    return "{" + ",".join(pairs) + "}" if pairs else ""
+def _label_values(labelnames: tuple[str, ...], labels: dict[str, LabelValue], name: str) -> list[str]:
+    if set(labels) != set(labelnames):
+        raise ValueError(f"{name} takes labels {labelnames}, got {tuple(labels)}")
+    return [
+        ("true" if labels[key] else "false") if isinstance(labels[key], bool) else str(labels[key])
+        for key in labelnames
+    ]
 
 
 class _Metric:
-    """Common part: a name, help text, label names and one value slot per label combination."""
+    """A client metric and its label names; ``_child(**labels)`` picks one series."""
 
     kind = "untyped"
 
-    def __init__(self, name: str, help_text: str, labelnames: Sequence[str]) -> None:
+    def __init__(
+        self, name: str, labelnames: Sequence[str], metric: MetricWrapperBase, registry: CollectorRegistry
+    ):
         self.name = name
-        self.help = help_text
         self.labelnames: tuple[str, ...] = tuple(labelnames)
-        self._lock = threading.Lock()
+        self._metric = metric
+        self._registry = registry
 
-    def _key(self, labels: dict[str, str | int | float | bool]) -> LabelValues:
-        if set(labels) != set(self.labelnames):
-            raise ValueError(f"{self.name} takes labels {self.labelnames}, got {tuple(labels)}")
-        # Booleans as Prometheus writes them elsewhere: "true"/"false".
-        return tuple(
-            ("true" if labels[name] else "false") if isinstance(labels[name], bool) else str(labels[name])
-            for name in self.labelnames
-        )
+    def _sample(self, sample_name: str, labels: dict[str, LabelValue]) -> float:
+        values = _label_values(self.labelnames, labels, self.name)
+        value = self._registry.get_sample_value(sample_name, dict(zip(self.labelnames, values, strict=True)))
+        return 0.0 if value is None else value
 
-    def samples(self) -> Iterable[str]:
-        raise NotImplementedError
+    def _child(self, labels: dict[str, LabelValue]) -> MetricWrapperBase:
+        if not self.labelnames:
+            if labels:
+                raise ValueError(f"{self.name} takes no labels, got {tuple(labels)}")
+            return self._metric
+        return self._metric.labels(*_label_values(self.labelnames, labels, self.name))
 
-    def render(self) -> str:
-        head = f"# HELP {self.name} {_escape_help(self.help)}\n# TYPE {self.name} {self.kind}\n"
-        return head + "".join(line + "\n" for line in self.samples())
+    def remove(self, **labels: LabelValue) -> None:
+        """Forget one series (a closed component's gauge)."""
+        values = _label_values(self.labelnames, labels, self.name)
+        try:
+            self._metric.remove(*values)
+        except KeyError:
+            pass  # never set: nothing to forget
 
 
 class Counter(_Metric):
@@ -137,96 +123,43 @@ class Counter(_Metric):
 
     kind = "counter"
 
-    def __init__(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> None:
-        super().__init__(name, help_text, labelnames)
-        self._values: dict[LabelValues, float] = {}
-
-    def inc(self, amount: float = 1.0, **labels: str | int | float | bool) -> None:
+    def inc(self, amount: float = 1.0, **labels: LabelValue) -> None:
         """Add `amount` (>= 0) to the series named by `labels`.
 
         Raises:
             ValueError: a negative amount, or labels other than the counter's label names.
         """
-        if amount < 0:
-            raise ValueError(f"{self.name}: a counter cannot go down ({amount})")
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
+        self._child(labels).inc(amount)  # type: ignore[attr-defined]
 
-    def value(self, **labels: str | int | float | bool) -> float:
+    def value(self, **labels: LabelValue) -> float:
         """Current value of one series (0 if never incremented)."""
-        key = self._key(labels)
-        with self._lock:
-            return self._values.get(key, 0.0)
-
-    def samples(self) -> Iterable[str]:
-        with self._lock:
-            items = sorted(self._values.items())
-        if not items and not self.labelnames:
-            items = [((), 0.0)]
-        for key, value in items:
-            yield f"{self.name}{_label_text(self.labelnames, key)} {_format_value(value)}"
+        return self._sample(self.name, labels)
 
 
 class Gauge(_Metric):
-    """A value that goes up and down (connections, queue depth); may be computed at render time."""
+    """A value that goes up and down (connections, queue depth); may be computed at scrape time."""
 
     kind = "gauge"
 
-    def __init__(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> None:
-        super().__init__(name, help_text, labelnames)
-        self._values: dict[LabelValues, float] = {}
-        self._functions: dict[LabelValues, Callable[[], float]] = {}
-
-    def set(self, value: float, **labels: str | int | float | bool) -> None:
+    def set(self, value: float, **labels: LabelValue) -> None:
         """Set the series named by `labels` to `value`."""
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = float(value)
+        self._child(labels).set(value)  # type: ignore[attr-defined]
 
-    def inc(self, amount: float = 1.0, **labels: str | int | float | bool) -> None:
+    def inc(self, amount: float = 1.0, **labels: LabelValue) -> None:
         """Add `amount` (may be negative) to the series named by `labels`."""
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
+        self._child(labels).inc(amount)  # type: ignore[attr-defined]
 
-    def dec(self, amount: float = 1.0, **labels: str | int | float | bool) -> None:
+    def dec(self, amount: float = 1.0, **labels: LabelValue) -> None:
         """Subtract `amount` from the series named by `labels`."""
-        self.inc(-amount, **labels)
+        self._child(labels).dec(amount)  # type: ignore[attr-defined]
 
-    def set_function(self, function: Callable[[], float], **labels: str | int | float | bool) -> None:
-        """Read the series from `function()` at every render (e.g. a queue's current length)."""
-        key = self._key(labels)
-        with self._lock:
-            self._functions[key] = function
-            self._values.pop(key, None)
+    def set_function(self, function: Callable[[], float], **labels: LabelValue) -> None:
+        """Read the series from `function()` at every scrape (e.g. a queue's current length)."""
+        self._child(labels).set_function(function)  # type: ignore[attr-defined]
 
-    def remove(self, **labels: str | int | float | bool) -> None:
-        """Forget one series (a closed component's gauge)."""
-        key = self._key(labels)
-        with self._lock:
-            self._values.pop(key, None)
-            self._functions.pop(key, None)
-
-    def value(self, **labels: str | int | float | bool) -> float:
+    def value(self, **labels: LabelValue) -> float:
         """Current value of one series (0 if never set)."""
-        key = self._key(labels)
-        with self._lock:
-            function = self._functions.get(key)
-            if function is None:
-                return self._values.get(key, 0.0)
-        return float(function())
-
-    def samples(self) -> Iterable[str]:
-        with self._lock:
-            values = dict(self._values)
-            functions = dict(self._functions)
-        for key, function in functions.items():
-            values[key] = float(function())
-        if not values and not self.labelnames:
-            values[()] = 0.0
-        for key, value in sorted(values.items()):
-            yield f"{self.name}{_label_text(self.labelnames, key)} {_format_value(value)}"
+        return self._sample(self.name, labels)
 
 
 class Histogram(_Metric):
@@ -234,86 +167,48 @@ class Histogram(_Metric):
 
     kind = "histogram"
 
-    def __init__(
-        self,
-        name: str,
-        help_text: str,
-        labelnames: Sequence[str] = (),
-        buckets: Sequence[float] = DEFAULT_BUCKETS,
-    ) -> None:
-        super().__init__(name, help_text, labelnames)
-        if "le" in self.labelnames:
-            raise ValueError("'le' is reserved for histogram buckets")
-        bounds = sorted(float(bound) for bound in buckets)
-        if not bounds or bounds != sorted(set(bounds)):
-            raise ValueError(f"{name}: buckets must be distinct and non-empty")
-        if not math.isinf(bounds[-1]):
-            bounds.append(math.inf)
-        self.buckets: tuple[float, ...] = tuple(bounds)
-        # Per series: count per bucket (not cumulative), sum, count.
-        self._series: dict[LabelValues, tuple[list[int], list[float]]] = {}
-
-    def observe(self, value: float, **labels: str | int | float | bool) -> None:
+    def observe(self, value: float, **labels: LabelValue) -> None:
         """Record one observation in the series named by `labels`."""
-        key = self._key(labels)
-        index = next(i for i, bound in enumerate(self.buckets) if value <= bound)
-        with self._lock:
-            series = self._series.get(key)
-            if series is None:
-                series = ([0] * len(self.buckets), [0.0, 0.0])
-                self._series[key] = series
-            series[0][index] += 1
-            series[1][0] += value
-            series[1][1] += 1
+        self._child(labels).observe(value)  # type: ignore[attr-defined]
 
-    def count(self, **labels: str | int | float | bool) -> int:
+    def count(self, **labels: LabelValue) -> int:
         """How many observations the series holds."""
-        key = self._key(labels)
-        with self._lock:
-            series = self._series.get(key)
-            return int(series[1][1]) if series else 0
-
-    def samples(self) -> Iterable[str]:
-        with self._lock:
-            snapshot = {key: (list(counts), list(totals)) for key, (counts, totals) in self._series.items()}
-        if not snapshot and not self.labelnames:
-            snapshot[()] = ([0] * len(self.buckets), [0.0, 0.0])
-        for key, (counts, (total, count)) in sorted(snapshot.items()):
-            cumulative = 0
-            for bound, bucket_count in zip(self.buckets, counts, strict=True):
-                cumulative += bucket_count
-                le = _format_value(bound)
-                yield f"{self.name}_bucket{_label_text(self.labelnames, key, ('le', le))} {cumulative}"
-            yield f"{self.name}_sum{_label_text(self.labelnames, key)} {_format_value(total)}"
-            yield f"{self.name}_count{_label_text(self.labelnames, key)} {_format_value(count)}"
+        return int(self._sample(self.name + "_count", labels))
 
 
 class Metrics:
-    """A registry: metrics by name, rendered together."""
+    """Get-or-create access to the metrics of one `CollectorRegistry`."""
 
-    def __init__(self) -> None:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self._metrics: dict[str, _Metric] = {}
         self._lock = threading.Lock()
 
-    def _get_or_create(self, kind: type[_Metric], name: str, factory: Callable[[], _Metric]) -> _Metric:
+    def _get_or_create(
+        self, kind: type[_Metric], name: str, labelnames: Sequence[str], factory: Callable[[], _Metric]
+    ) -> _Metric:
         with self._lock:
-            existing = self._metrics.get(name)
-            if existing is None:
-                metric = factory()
-                self._metrics[name] = metric
-                return metric
-        if type(existing) is not kind:
-            raise ValueError(f"{name} is already registered as a {existing.kind}")
-        return existing
+            metric = self._metrics.get(name)
+            if metric is None:
+                metric = self._metrics[name] = factory()
+        if type(metric) is not kind:
+            raise ValueError(f"{name} is already registered as a {metric.kind}")
+        if metric.labelnames != tuple(labelnames):
+            raise ValueError(f"{name} has labels {metric.labelnames}, asked for {tuple(labelnames)}")
+        return metric
 
     def counter(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> Counter:
-        """Get or create a counter.
+        """Get or create a counter (`name` ends in ``_total``).
 
         Raises:
             ValueError: `name` exists as another type or with other label names.
         """
-        metric = self._get_or_create(Counter, name, lambda: Counter(name, help_text, labelnames))
-        self._check_labels(metric, labelnames)
+
+        def create() -> Counter:
+            client = prometheus_client.Counter(name, help_text, labelnames, registry=self.registry)
+            return Counter(name, labelnames, client, self.registry)
+
+        metric = self._get_or_create(Counter, name, labelnames, create)
         assert isinstance(metric, Counter)
         return metric
 
@@ -323,8 +218,12 @@ class Metrics:
         Raises:
             ValueError: `name` exists as another type or with other label names.
         """
-        metric = self._get_or_create(Gauge, name, lambda: Gauge(name, help_text, labelnames))
-        self._check_labels(metric, labelnames)
+
+        def create() -> Gauge:
+            client = prometheus_client.Gauge(name, help_text, labelnames, registry=self.registry)
+            return Gauge(name, labelnames, client, self.registry)
+
+        metric = self._get_or_create(Gauge, name, labelnames, create)
         assert isinstance(metric, Gauge)
         return metric
 
@@ -340,24 +239,20 @@ class Metrics:
         Raises:
             ValueError: `name` exists as another type or with other label names.
         """
-        metric = self._get_or_create(Histogram, name, lambda: Histogram(name, help_text, labelnames, buckets))
-        self._check_labels(metric, labelnames)
+
+        def create() -> Histogram:
+            client = prometheus_client.Histogram(
+                name, help_text, labelnames, registry=self.registry, buckets=tuple(buckets)
+            )
+            return Histogram(name, labelnames, client, self.registry)
+
+        metric = self._get_or_create(Histogram, name, labelnames, create)
         assert isinstance(metric, Histogram)
         return metric
 
-    @staticmethod
-    def _check_labels(metric: _Metric, labelnames: Sequence[str]) -> None:
-        if metric.labelnames != tuple(labelnames):
-            raise ValueError(f"{metric.name} has labels {metric.labelnames}, asked for {tuple(labelnames)}")
 
-    def render(self) -> str:
-        """Every metric in the Prometheus text format 0.0.4, sorted by name."""
-        with self._lock:
-            metrics = sorted(self._metrics.items())
-        return "".join(metric.render() for _name, metric in metrics)
-
-
-REGISTRY = Metrics()
+# The client's default registry: it already holds the process, platform and gc collectors.
+REGISTRY = Metrics(prometheus_client.REGISTRY)
 
 
 def counter(name: str, help_text: str, labelnames: Sequence[str] = ()) -> Counter:
@@ -377,6 +272,53 @@ def histogram(
     return REGISTRY.histogram(name, help_text, labelnames, buckets)
 
 
-def render() -> str:
-    """The process-wide registry in the Prometheus text format 0.0.4."""
-    return REGISTRY.render()
+# -- build and uptime: every process -----------------------------------------------------------------
+
+_STARTED_AT = time.monotonic()
+
+
+def _version() -> str:
+    try:
+        return metadata.version("doodle-party")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+prometheus_client.Info("doodle_build", "The running release of Doodle Party.").info(
+    {"version": _version(), "python": platform.python_version()}
+)
+gauge("doodle_uptime_seconds", "Seconds since this process started serving metrics.").set_function(
+    lambda: time.monotonic() - _STARTED_AT
+)
+
+
+# -- exposition --------------------------------------------------------------------------------------
+
+
+class _Forward(Collector):
+    """Collects another registry, so one scrape can join the process's and a server's own metrics."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[prometheus_client.Metric]:
+        return self._registry.collect()
+
+    def describe(self) -> Iterable[prometheus_client.Metric]:
+        return []  # no duplicate check against the forwarded registry: the names are disjoint
+
+
+def with_process_metrics(own: CollectorRegistry) -> CollectorRegistry:
+    """A registry that collects `own` and then the process-wide one (what a gateway's /metrics shows)."""
+    joined = CollectorRegistry(auto_describe=False)
+    joined.register(_Forward(own))
+    joined.register(_Forward(prometheus_client.REGISTRY))
+    return joined
+
+
+def exposition(
+    accept_header: str | None, registry: CollectorRegistry = prometheus_client.REGISTRY
+) -> tuple[bytes, str]:
+    """The body and Content-Type of a scrape: OpenMetrics when the scraper asks for it, else text 0.0.4."""
+    encoder, content_type = choose_encoder(accept_header or "")
+    return encoder(registry), content_type

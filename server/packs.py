@@ -1,8 +1,10 @@
 """The word packs this server offers: `game.packs` themes, filtered by the model's measured word ratings.
 
-The ratings come from the replay of held-out drawings (`doodle-party evaluate --words-file`) and are
-shipped beside the checkpoint as `<checkpoint>.words.json`. Without that file every word is
-"unrated" and kept. Read once at start; the gateway passes the packs to `RoomSettings.validated`.
+The measurements come from the replay of held-out drawings (`doodle-party evaluate --words-file`:
+per word, the share recognized, the median time and how many drawings) and are shipped beside the
+checkpoint as `<checkpoint>.words.json`; `game.packs.rate_word` turns them into difficulties. Without
+that file every word is "unrated" and kept. Read once at start; the gateway passes the packs to
+`RoomSettings.validated`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from game.packs import DEFAULT_PACK, WordPack, WordRating, build_packs
+from game.packs import DEFAULT_PACK, WordPack, WordRating, build_packs, rate_word
 from inference.recognizer import DEFAULT_CHECKPOINT
 
 __all__ = ["load_packs", "packs_message", "ratings_path"]
@@ -35,13 +37,11 @@ def load_packs(known_words: Sequence[str], checkpoint: Path | None) -> dict[str,
     if path.is_file():
         try:
             for entry in json.loads(path.read_text())["words"]:
-                ratings[entry["word"]] = WordRating(
+                word, figures = (
                     entry["word"],
-                    entry["difficulty"],
-                    entry["recognized"],
-                    entry["median_s"],
-                    entry["drawings"],
+                    (entry["recognized"], entry["median_s"], int(entry["drawings"])),
                 )
+                ratings[word] = rate_word(word, *figures)
         except (ValueError, KeyError, TypeError) as exc:
             # A bad ratings file must not stop the server: every word is then unrated and kept.
             log.warning("word_ratings_unreadable", path=str(path), error=repr(exc))

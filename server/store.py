@@ -12,6 +12,7 @@ and rooms shard across a Redis Cluster)::
     {room:CODE}:ink:G.N        hash: "<player id>:b" batches and "<player id>:p" points drawn in
                                round N of game G (the per-drawing caps of game.rules.check_stroke)
     {player:ID}:session        hash: token_sha256, name, room, role, consent (see sessions.py)
+    doodle:census              hash: one line per room for deployment-wide metrics (see census.py)
 
 One key is not a room's: ``doodle:deadlines``, a sorted set of room code -> its next deadline
 (``rules.next_deadline``; seconds), written after each commit. Every gateway ticks the rooms that are
@@ -28,6 +29,7 @@ state; it never silently overwrites.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +51,7 @@ from game.errors import (
 from game.events import Event
 from game.rules import MAX_BATCHES_PER_DRAWING, MAX_POINTS_PER_DRAWING
 from game.state import Phase, RoomState
+from server.census import CensusWriter
 from server.envelopes import GuessEnvelope, commit_tail, encode_guess, stroke_tail
 
 __all__ = ["DrawingTooLarge", "RoomCodeTaken", "RoomStore", "StaleRoomVersion"]
@@ -234,6 +237,7 @@ class RoomStore:
         self._create = client.register_script(CREATE_ROOM)
         self._commit = client.register_script(COMMIT_ROOM)
         self._append = client.register_script(APPEND_STROKE)
+        self._census = CensusWriter(client)
 
     def _ttl(self, state: RoomState) -> int:
         """Idle rooms live ``idle_ttl`` after their last change; finished and closed ones less."""
@@ -288,6 +292,7 @@ class RoomStore:
             )
         except ResponseError as exc:
             _raise_script_error(exc)
+        await self._census.record(state, 1, self._ttl(state), time.time())
         return 1
 
     async def commit(self, state: RoomState, expected_version: int, events: Sequence[Event] = ()) -> int:
@@ -321,6 +326,7 @@ class RoomStore:
             )
         except ResponseError as exc:
             _raise_script_error(exc)
+        await self._census.record(state, int(version), self._ttl(state), time.time())
         return int(version)
 
     async def append_stroke(

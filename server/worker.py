@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import prometheus_client
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
@@ -78,7 +79,10 @@ return touched
 """
 
 JOBS_DONE = metrics.counter(
-    "doodle_worker_jobs_total", "Jobs finished by this worker, by outcome.", ["outcome"]
+    "doodle_worker_jobs_total",
+    "Jobs finished by this worker, by outcome: word_matched, word_not_matched, practice, superseded "
+    "(a newer drawing of the player came first) or poison (dropped after killing workers).",
+    ["outcome"],
 )
 CLAIMED = metrics.counter("doodle_worker_claimed_total", "Jobs taken over from a dead or stuck worker.")
 STREAM_BACKLOG = metrics.gauge("doodle_worker_stream_backlog", "Jobs in doodle:jobs not yet finished.")
@@ -308,7 +312,9 @@ class _Worker:
             for item in batch:
                 self.held.pop(item.entry_id, None)
                 if item.result is not None:
-                    JOBS_DONE.inc(outcome="recognized" if item.result.recognized else "guessed")
+                    # The outcomes of doodle_recognition_results_total: a match is not yet a recognition.
+                    matched = "word_matched" if item.result.recognized else "word_not_matched"
+                    JOBS_DONE.inc(outcome=matched if item.result.room_code else "practice")
             self.done += sum(1 for item in batch if item.result is not None)
             self.room.set()
 
@@ -459,32 +465,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-host", default="0.0.0.0", help="address for /metrics (default 0.0.0.0)")
     parser.add_argument("--debug-delay-ms", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", help="debug, info, warning or error")
-    parser.add_argument("--log-format", choices=["auto", "json", "console"])
-
-
-async def serve_metrics(host: str, port: int) -> asyncio.Server:
-    """A minimal HTTP server answering GET /metrics with the process-wide registry."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request_line = await reader.readline()
-            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                pass
-            parts = request_line.decode("latin-1").split()
-            if len(parts) >= 2 and parts[0] == "GET" and parts[1].split("?")[0] == "/metrics":
-                status, body, kind = "200 OK", metrics.render().encode(), metrics.CONTENT_TYPE
-            else:
-                status, body, kind = "404 Not Found", b"not found\n", "text/plain"
-            writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
-                f"Connection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        finally:
-            writer.close()
-
-    return await asyncio.start_server(handle, host, port)
+    parser.add_argument(
+        "--log-format",
+        choices=["auto", "json", "console"],
+        help="auto (default): coloured lines on a terminal, JSON lines otherwise",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -511,7 +496,13 @@ def run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        server = await serve_metrics(args.metrics_host, args.metrics_port) if args.metrics_port else None
+        # The client's own HTTP server, in a thread: it answers scrapes even while a batch holds the GIL
+        # for a while or the event loop is busy.
+        server = (
+            prometheus_client.start_http_server(args.metrics_port, args.metrics_host)[0]
+            if args.metrics_port
+            else None
+        )
         try:
             await run_worker(
                 settings.redis_url or "",
@@ -525,7 +516,8 @@ def run(args: argparse.Namespace) -> int:
             )
         finally:
             if server is not None:
-                server.close()
+                server.shutdown()
+                server.server_close()
 
     try:
         asyncio.run(main())

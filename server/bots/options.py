@@ -132,19 +132,48 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``doodle-party bots`` flags."""
     defaults = BotOptions()
     p.description = "Play whole games against a running server with bots that replay real drawings."
-    p.add_argument("--url", action="append", help="gateway URL; repeat (or comma-separate) to spread bots")
-    p.add_argument("--rooms", type=int, default=defaults.rooms, help="rooms (default %(default)s)")
-    p.add_argument("--players", type=int, default=defaults.players, help="players per room, host included")
-    p.add_argument("--spectators", type=int, default=defaults.spectators, help="spectators per room")
     p.add_argument(
-        "--duration", type=float, default=defaults.duration_s, help="seconds of rematches; 0: one game"
+        "--url",
+        action="append",
+        help="gateway URL; repeat (or comma-separate) to spread bots (default ws://127.0.0.1:8765/)",
     )
-    p.add_argument("--rounds", type=int, default=defaults.rounds, help="rounds per game")
-    p.add_argument("--round-seconds", type=int, default=defaults.round_seconds, help="drawing time per round")
+    p.add_argument("--rooms", type=int, default=defaults.rooms, help="rooms (default %(default)s)")
+    p.add_argument(
+        "--players",
+        type=int,
+        default=defaults.players,
+        help="players per room, host included (default %(default)s)",
+    )
+    p.add_argument(
+        "--spectators",
+        type=int,
+        default=defaults.spectators,
+        help="spectators per room (default %(default)s)",
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=defaults.duration_s,
+        help="keep playing games (the hosts rematch) until this many seconds have passed since the start; "
+        "the game in progress then finishes, so a run lasts at least one whole game; 0: one game "
+        "(default %(default)s)",
+    )
+    p.add_argument(
+        "--rounds", type=int, default=defaults.rounds, help="rounds per game (default %(default)s)"
+    )
+    p.add_argument(
+        "--round-seconds",
+        type=int,
+        default=defaults.round_seconds,
+        help="drawing time per round, seconds (default %(default)s)",
+    )
     p.add_argument("--results-seconds", type=int, help="pause after each round (server default 5)")
     p.add_argument("--words", help="comma-separated words (default: the 20 default words)")
     p.add_argument(
-        "--stagger", type=float, default=defaults.stagger_s, help="spread first game starts over this many s"
+        "--stagger",
+        type=float,
+        default=defaults.stagger_s,
+        help="spread first game starts over this many seconds (default %(default)s)",
     )
     p.add_argument("--hide-drawings", action="store_true", help="rooms with show_drawings false")
     p.add_argument("--archive", action="store_true", help="rooms that archive drawings, every bot consenting")
@@ -152,16 +181,36 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--wrong-share",
         type=float,
         default=defaults.wrong_share,
-        help="share of players drawing the wrong thing",
+        help="share of players drawing the wrong thing (default %(default)s)",
     )
-    p.add_argument("--churn", type=float, default=defaults.churn, help="share of bots that drop and resume")
     p.add_argument(
-        "--churn-interval", type=float, default=defaults.churn_interval_s, help="seconds between drops"
+        "--churn",
+        type=float,
+        default=defaults.churn,
+        help="share of bots that drop and resume (default %(default)s)",
     )
-    p.add_argument("--churn-pause", type=float, default=defaults.churn_pause_s, help="seconds away per drop")
-    p.add_argument("--ramp", type=float, default=defaults.ramp, help="new connections per second")
+    p.add_argument(
+        "--churn-interval",
+        type=float,
+        default=defaults.churn_interval_s,
+        help="mean seconds between drops (default %(default)s)",
+    )
+    p.add_argument(
+        "--churn-pause",
+        type=float,
+        default=defaults.churn_pause_s,
+        help="seconds away per drop (default %(default)s)",
+    )
+    p.add_argument(
+        "--ramp", type=float, default=defaults.ramp, help="new connections per second (default %(default)s)"
+    )
     p.add_argument("--msgpack", action="store_true", help="speak msgpack (default JSON)")
-    p.add_argument("--batch-ms", type=int, default=defaults.batch_ms, help="stroke flush interval")
+    p.add_argument(
+        "--batch-ms",
+        type=int,
+        default=defaults.batch_ms,
+        help="stroke flush interval, ms (default %(default)s)",
+    )
     p.add_argument(
         "--guess-interval-ms",
         type=float,
@@ -170,8 +219,13 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--canvas", type=_canvas, default=defaults.canvas, help="WIDTHxHEIGHT (default 390x844)")
     p.add_argument("--data", type=Path, help="Quick, Draw! data directory (default: see docs/bots.md)")
-    p.add_argument("--json", type=Path, dest="json_path", help="write the report as JSON to this file")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
+    p.add_argument(
+        "--json",
+        type=Path,
+        dest="json_path",
+        help="also write the report as JSON to this file (default: printed only)",
+    )
+    p.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 

@@ -20,8 +20,13 @@ COALESCED = metrics.counter(
     "doodle_recognition_coalesced_total", "Updates replaced by a newer drawing before being sent.", ["mode"]
 )
 JOBS = metrics.counter("doodle_recognition_jobs_total", "Jobs sent to the model.", ["mode", "deciding"])
+# Not the game's recognitions (`doodle_players_recognized_total`, counted by the gateway): the model
+# matches a drawer's word again on every update after the first, and the room refuses late matches.
 RESULTS = metrics.counter(
-    "doodle_recognition_results_total", "Results delivered to the game (guesses).", ["mode", "recognized"]
+    "doodle_recognition_results_total",
+    "Model answers delivered to the gateway, by outcome: word_matched (the decision rule accepts the "
+    "round's word, again on every update), word_not_matched, or practice (no word to match).",
+    ["mode", "outcome"],
 )
 DROPPED = metrics.counter(
     "doodle_recognition_dropped_total", "Jobs or results dropped, by reason.", ["mode", "reason"]

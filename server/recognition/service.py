@@ -278,7 +278,8 @@ class ScheduledRecognition:
                 result = self._deliveries.popleft()
                 self._delivered += 1
                 LATENCY.observe(max(0.0, time.time() - result.submitted_at), mode=self.mode)
-                RESULTS.inc(mode=self.mode, recognized=result.recognized)
+                outcome = "word_matched" if result.recognized else "word_not_matched"
+                RESULTS.inc(mode=self.mode, outcome=outcome if result.room_code else "practice")
                 key = (result.room_code, result.player_id)
                 if key in busy:
                     busy[key].append(result)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
 
 from inference.formats import read_ndjson
 from inference.recognizer import Recognizer
@@ -274,7 +275,7 @@ async def test_local_recognition_guesses_real_doodles(
         assert result.target_score is not None and 0.0 <= result.target_score <= 1.0
         assert result.finished_at >= result.submitted_at
     assert sum(result.recognized for result in results) >= len(jobs) * 2 // 3
-    assert "doodle_recognition_batch_size_bucket" in metrics.render()
+    assert "doodle_recognition_batch_size_bucket" in metrics.exposition(None)[0].decode()
 
 
 async def test_a_killed_recognition_process_loses_no_deciding_job(
@@ -431,9 +432,10 @@ async def test_results_reach_the_gateway_that_holds_the_player(
 # -- metrics exposition ----------------------------------------------------------------------------
 
 
-def test_metrics_render_the_prometheus_text_format() -> None:
-    """Counters, gauges (set or computed) and histograms render as Prometheus text format 0.0.4."""
-    registry = metrics.Metrics()
+def test_metrics_helpers_take_keyword_labels_and_render_the_prometheus_text_format() -> None:
+    """Counters, gauges (set or computed) and histograms render as Prometheus text; booleans become
+    "true"/"false"; asking again for a name returns the same metric, with other labels raises."""
+    registry = metrics.Metrics(CollectorRegistry())
     jobs = registry.counter("doodle_jobs_total", "Jobs sent.", ["mode", "deciding"])
     jobs.inc(mode="stream", deciding=True)
     jobs.inc(2, mode="stream", deciding=True)
@@ -445,22 +447,33 @@ def test_metrics_render_the_prometheus_text_format() -> None:
     with pytest.raises(ValueError):
         registry.gauge("doodle_jobs_total", "not a gauge")
     with pytest.raises(ValueError):
+        registry.counter("doodle_jobs_total", "Jobs sent.", ["mode"])
+    with pytest.raises(ValueError):
         jobs.inc(mode="stream")
-    assert registry.render() == (
-        "# HELP doodle_batch_size Batch sizes.\n"
-        "# TYPE doodle_batch_size histogram\n"
-        'doodle_batch_size_bucket{le="1"} 1\n'
-        'doodle_batch_size_bucket{le="8"} 2\n'
-        'doodle_batch_size_bucket{le="+Inf"} 3\n'
-        "doodle_batch_size_sum 70\n"
-        "doodle_batch_size_count 3\n"
-        '# HELP doodle_depth Queue "depth".\n'
-        "# TYPE doodle_depth gauge\n"
-        'doodle_depth{queue="batcher"} 7\n'
+    with pytest.raises(ValueError):
+        jobs.inc(-1, mode="stream", deciding=True)
+    assert jobs.value(mode="stream", deciding=True) == 3
+    assert sizes.count() == 3
+    body, content_type = metrics.exposition(None, registry.registry)
+    assert content_type.startswith("text/plain; version=0.0.4")
+    assert body.decode() == (
         "# HELP doodle_jobs_total Jobs sent.\n"
         "# TYPE doodle_jobs_total counter\n"
-        'doodle_jobs_total{mode="stream",deciding="true"} 3\n'
+        'doodle_jobs_total{deciding="true",mode="stream"} 3.0\n'
+        '# HELP doodle_depth Queue "depth".\n'
+        "# TYPE doodle_depth gauge\n"
+        'doodle_depth{queue="batcher"} 7.0\n'
+        "# HELP doodle_batch_size Batch sizes.\n"
+        "# TYPE doodle_batch_size histogram\n"
+        'doodle_batch_size_bucket{le="1.0"} 1.0\n'
+        'doodle_batch_size_bucket{le="8.0"} 2.0\n'
+        'doodle_batch_size_bucket{le="+Inf"} 3.0\n'
+        "doodle_batch_size_count 3.0\n"
+        "doodle_batch_size_sum 70.0\n"
     )
+    openmetrics, content_type = metrics.exposition("application/openmetrics-text", registry.registry)
+    assert content_type.startswith("application/openmetrics-text")
+    assert openmetrics.decode().endswith("# EOF\n")
 
 
 # -- deployment defaults -----------------------------------------------------------------------------
