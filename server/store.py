@@ -14,9 +14,10 @@ and rooms shard across a Redis Cluster)::
     {player:ID}:session        hash: token_sha256, name, room, role, consent (see sessions.py)
     doodle:census              hash: one line per room for deployment-wide metrics (see census.py)
 
-One key is not a room's: ``doodle:deadlines``, a sorted set of room code -> its next deadline
-(``rules.next_deadline``; seconds), written after each commit. Every gateway ticks the rooms that are
-due, so a room's timers run even when no gateway holds a member of it (everybody dropped).
+Besides ``doodle:census`` (above), one more key is not a room's: ``doodle:deadlines``, a sorted set of
+room code -> its next deadline (``rules.next_deadline``; seconds), written after each commit. Every
+gateway ticks the rooms that are due, so a room's timers run even when no gateway holds a member of
+it (everybody dropped).
 
 Pub/sub channel ``{room:CODE}`` carries the envelopes of ``server/envelopes.py`` (the new state and
 its typed events; an accepted stroke batch), published by the same script that changed the state, so
