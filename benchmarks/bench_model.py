@@ -1,8 +1,10 @@
 """CPU speed of the recognizers on real drawings: rasterizing, the forward pass, and both together.
 
-Run: `.venv/bin/python benchmarks/bench_model.py [--data ../shared/quickdraw] [--workers 2]`
+Run: `.venv/bin/python benchmarks/bench_model.py [--data ../shared/quickdraw] [--workers 2]
+[--compare NAME=CHECKPOINT ...]`
 
-Prints, for the shipped checkpoint and the seed, batch-1 latency and batched throughput on one
+Prints, for the shipped checkpoint, the seed and any checkpoint named with `--compare` (the previous
+20-word model, say), side by side in one run, batch-1 latency and batched throughput on one
 thread (one core), and the throughput of one single-threaded worker process per core, rasterizing
 from simplified strokes included (the path the server takes after normalising live strokes). The
 rasterizer alone is timed too, because at 28x28 it costs about as much as the network. Wall-clock
@@ -43,7 +45,21 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "quickdraw")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=CHECKPOINT",
+        help="another checkpoint measured in the same run (e.g. doodle20=inference/checkpoints/doodle20.pt)",
+    )
     args = parser.parse_args()
+    models: list[tuple[str, Any, Recognizer]] = [
+        (DEFAULT_CHECKPOINT.stem, ("checkpoint", None), Recognizer.load(DEFAULT_CHECKPOINT)),
+        ("seed", ("seed", SEED_STATE_DICT), Recognizer.from_seed(SEED_STATE_DICT)),
+    ]
+    for text in args.compare:
+        name, _, path = text.partition("=")
+        models.append((name, ("checkpoint", Path(path)), Recognizer.load(Path(path))))
 
     drawings = [
         d for d in collect_drawings(args.data, SEED_LABELS, max_per_class=60) if d.strokes is not None
@@ -59,12 +75,9 @@ def main() -> None:
         "| end to end, all cores (wall) | all cores (CPU-s) |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, source, recognizer in (
-        ("doodle20", ("checkpoint", None), Recognizer.load(DEFAULT_CHECKPOINT)),
-        ("seed", ("seed", SEED_STATE_DICT), Recognizer.from_seed(SEED_STATE_DICT)),
-    ):
+    for name, source, recognizer in models:
         forward_rate = _per_second(recognizer.predict_rasters, rasters)
-        speed = measure_speed(source, drawings, workers=args.workers, batch_size=args.batch_size)  # type: ignore[arg-type]
+        speed = measure_speed(source, drawings, workers=args.workers, batch_size=args.batch_size)
         print(
             f"| {name} | {speed.latency_ms_p50:.2f} ms | {speed.model_latency_ms_p50:.2f} ms | "
             f"{forward_rate:,.0f}/s | {speed.throughput_per_core:,.0f}/s | "
