@@ -152,7 +152,13 @@ class Cluster:
 
     def start(self, name: str, argv: list[str], port: int | None = None) -> Service:
         log = self.workdir / f"{name}.log"
-        env = {**os.environ, "DOODLE_LOG_LEVEL": "warning"}
+        # Every bot comes from loopback: lift the per-address look-up and creation limits.
+        env = {
+            **os.environ,
+            "DOODLE_LOG_LEVEL": "warning",
+            "DOODLE_JOIN_ATTEMPTS_PER_MINUTE": "100000",
+            "DOODLE_ROOMS_PER_MINUTE": "100000",
+        }
         with log.open("wb") as out:
             process = subprocess.Popen(argv, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT, env=env)
         service = Service(name, process, log, port)

@@ -19,6 +19,7 @@ The rules raise these before building any new state, so a refused move leaves th
     ├── NotEnoughPlayers        not_enough_players
     ├── NotYourTurn             not_your_turn
     ├── GuessAfterDeadline      round_over
+    ├── DrawingTooLarge         drawing_too_large
     ├── AlreadyRecognized       already_recognized
     ├── WrongWord               wrong_word
     └── InvalidSettings         invalid_settings
@@ -127,6 +128,12 @@ class GuessAfterDeadline(DoodleError):
     """The round is over: the stroke or recognition came after ``RoundState.ends_at``."""
 
     code = "round_over"
+
+
+class DrawingTooLarge(DoodleError):
+    """The player's drawing this round already holds the most batches or points one drawing may."""
+
+    code = "drawing_too_large"
 
 
 class AlreadyRecognized(DoodleError):

@@ -79,6 +79,7 @@ from game.errors import (
     AlreadyRecognized,
     CannotKickSelf,
     DoodleError,
+    DrawingTooLarge,
     GuessAfterDeadline,
     InvalidName,
     InvalidRoomCode,
@@ -125,6 +126,12 @@ RESUME_SECONDS: Final = 30
 # One player may start a game alone: solo practice is part of the party.
 MIN_PLAYERS: Final = 1
 MAX_NAME_LENGTH: Final = 24
+# What one player's drawing may hold in one round (docs/protocol.md, "Limits"). Per player, so others
+# can never use up an honest player's budget; with max_players they bound the bytes a round keeps
+# (and so a snapshot) and the points one recognition reads.
+MAX_STROKES_PER_DRAWING: Final = 200  # stroke indices 0..199
+MAX_POINTS_PER_DRAWING: Final = 8000
+MAX_BATCHES_PER_DRAWING: Final = 2000  # one batch every 60 ms for the longest (120 s) round
 
 Outcome: TypeAlias = tuple[RoomState, list[Event]]
 
@@ -247,11 +254,35 @@ def next_deadline(state: RoomState) -> float | None:
     return min((deadline.at for deadline in _deadlines(state)), default=None)
 
 
-def check_stroke(state: RoomState, player_id: PlayerId, round_number: int, now: float) -> None:
-    """Refuse a stroke the server must not accept; return None if it may.
+@dataclass(frozen=True, slots=True)
+class Ink:
+    """What one player has drawn so far in the current round: stroke batches and their points."""
 
-    Strokes after the player's recognition are accepted (they keep drawing for the watchers);
-    ``is_recognition_open`` says whether to run the model on them.
+    batches: int = 0
+    points: int = 0
+
+
+def check_stroke(
+    state: RoomState,
+    player_id: PlayerId,
+    round_number: int,
+    now: float,
+    ink: Ink = Ink(),
+    points: int = 1,
+    *,
+    game_number: int | None = None,
+) -> None:
+    """Refuse a stroke batch the server must not accept; return None if it may.
+
+    This is the one stroke rule: ``server/store.py``'s ``APPEND_STROKE`` script makes the same
+    checks in the same order with the same errors (tests/server/test_stroke_rule.py runs every case
+    through both). Strokes after the player's recognition are accepted (they keep drawing for the
+    watchers); ``is_recognition_open`` says whether to run the model on them.
+
+    Args:
+        ink: what this player drew in this round before this batch.
+        points: the batch's number of points.
+        game_number: the game (rematch count) the sender's round belongs to; None: the current one.
 
     Raises:
         RoomNotFound: the room is closed.
@@ -260,21 +291,31 @@ def check_stroke(state: RoomState, player_id: PlayerId, round_number: int, now: 
         GuessAfterDeadline: the round is over: past ``ends_at``, or in its results already.
         WrongPhase: no round is being played.
         NotYourTurn: another round number, or the player is not a drawer of this round.
+        DrawingTooLarge: the batch would take the drawing past ``MAX_BATCHES_PER_DRAWING`` batches
+            or ``MAX_POINTS_PER_DRAWING`` points.
     """
     if state.phase is Phase.CLOSED:
         raise RoomNotFound(f"room {state.code} is closed")
     _require_player(state, player_id)
     current = state.round
-    if state.phase is Phase.ROUND_RESULTS and current is not None and round_number == current.number:
+    # A round is named by (game, round number): numbers start again at 1 after a rematch.
+    this_round = current is not None and round_number == current.number
+    if game_number is not None and game_number != state.game_number:
+        this_round = False
+    if state.phase is Phase.ROUND_RESULTS and this_round:
         raise GuessAfterDeadline(f"round {round_number} is over")
     if state.phase is not Phase.ROUND or current is None:
         raise WrongPhase(f"no round is being played (phase {state.phase})")
-    if round_number != current.number:
+    if not this_round:
         raise NotYourTurn(f"round {round_number} is not the current round {current.number}")
     if player_id not in current.drawers:
         raise NotYourTurn(f"{player_id} is not drawing in round {current.number}; next round")
     if now > current.ends_at:
         raise GuessAfterDeadline(f"round {current.number} is over")
+    if ink.batches >= MAX_BATCHES_PER_DRAWING or ink.points + points > MAX_POINTS_PER_DRAWING:
+        raise DrawingTooLarge(
+            f"a drawing holds at most {MAX_BATCHES_PER_DRAWING} batches and {MAX_POINTS_PER_DRAWING} points"
+        )
 
 
 def is_recognition_open(state: RoomState, player_id: PlayerId, now: float) -> bool:
@@ -351,7 +392,9 @@ def _join(state: RoomState, command: JoinRoom, now: float) -> Outcome:
         raise SpectatorsFull(f"room {state.code} has {state.settings.max_spectators} spectators already")
     if role is Role.PLAYER and len(state.players) >= state.settings.max_players:
         raise RoomFull(f"room {state.code} has {state.settings.max_players} players already")
-    if any(other.name.casefold() == name.casefold() for other in state.members):
+    # Names tell players apart on the scoreboard. Spectators score nothing and several screens in
+    # one room are all called "TV", so a spectator's name is never refused, nor blocks a player's.
+    if role is Role.PLAYER and any(other.name.casefold() == name.casefold() for other in state.players):
         raise NameTaken(f"someone in room {state.code} is called {name!r} already")
     if role is Role.SPECTATOR:
         spectator = Spectator(command.player_id, name, joined_at=now)

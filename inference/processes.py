@@ -25,6 +25,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import select
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -168,6 +169,9 @@ def _start_child(
     owner_pid: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
 ) -> None:
     """Initializer of every child: exit when the owner dies, then run the pool's own initializer."""
+    # A Ctrl-C in the terminal reaches the whole process group; the owner shuts the pool down in
+    # order, so a child that took it too would only print a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(owner_pid,), name="owner-watch", daemon=True).start()
     if initializer is not None:
         initializer(*initargs)

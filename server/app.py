@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import signal
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -35,9 +38,17 @@ from server.recognition import (
     StreamRecognition,
     auto_processes,
 )
-from server.redis_embedded import EmbeddedRedis
+from server.redis_embedded import EmbeddedRedis, RedisUnavailable
 
 log = structlog.get_logger("doodle_party.app")
+
+
+class PortInUse(OSError):
+    """Another process listens on the port this server was told to use."""
+
+
+class RedisLost(RuntimeError):
+    """The embedded redis-server died and could not be started again."""
 
 
 @dataclass
@@ -48,6 +59,10 @@ class RunningServer:
     server: Server
     gateway: Gateway
     redis_url: str
+    embedded: EmbeddedRedis | None = None
+    # Set (with the reason) when the server can no longer work: serve_forever then exits with an
+    # error, so that a supervisor restarts it, instead of hanging half-alive.
+    failed: asyncio.Future[str] | None = None
 
     @property
     def port(self) -> int:
@@ -84,20 +99,69 @@ def build_recognition(settings: Settings, redis_url: str, on_result: OnResult) -
     )
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail fast, before anything else starts (an embedded Redis on the data dir, the model).
+
+    Raises:
+        PortInUse: something listens on ``host:port`` already.
+    """
+    if port == 0:
+        return  # any free port
+    try:
+        for family, kind, proto, _name, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            with socket.socket(family, kind, proto) as probe:
+                # As asyncio's server does: a port left in TIME_WAIT by a previous run is free.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(address)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUse(
+            exc.errno,
+            f"port {port} is in use on {host} (is Doodle Party running already?); stop that process "
+            "or choose another port with --port N, DOODLE_PORT=N or `make serve PORT=N`",
+        ) from None
+
+
+async def _watch_embedded(embedded: EmbeddedRedis, failed: asyncio.Future[str]) -> None:
+    """Start the embedded redis-server again when it dies (rooms come back from its append-only
+    file, and clients reconnect to the same port); if it cannot start, fail the server."""
+    while True:
+        await asyncio.sleep(0.5)
+        if embedded.running:
+            continue
+        code = embedded.process.returncode if embedded.process is not None else None
+        log.error("embedded_redis_died", exit_code=code, data_dir=str(embedded.data_dir))
+        try:
+            await asyncio.to_thread(embedded.restart)
+        except RedisUnavailable as exc:
+            if not failed.done():
+                failed.set_result(f"the embedded redis-server died and did not restart: {exc}")
+            return
+        log.warning("embedded_redis_restarted", redis_url=embedded.url)
+
+
 @contextlib.asynccontextmanager
 async def running_server(settings: Settings, clock: Clock | None = None) -> AsyncIterator[RunningServer]:
     """Start Redis (embedded unless ``settings.redis_url``), recognition and the WebSocket server.
 
     Args:
         clock: the gateway's clock (tests pass a ``FakeClock``); default: wall time.
+
+    Raises:
+        PortInUse: the port is taken (checked before anything starts).
     """
+    check_port_free(settings.host, settings.port)
     embedded: EmbeddedRedis | None = None
+    failed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    watcher: asyncio.Task[None] | None = None
     redis_url = settings.redis_url
     if redis_url is None:
         embedded = EmbeddedRedis(data_dir=settings.redis_data_dir)
         await asyncio.to_thread(embedded.start)
         redis_url = embedded.url
-        log.info("embedded_redis_started", redis_url=redis_url, data_dir=str(settings.redis_data_dir))
+        log.info("embedded_redis_started", redis_url=redis_url, data_dir=str(embedded.data_dir))
+        watcher = asyncio.create_task(_watch_embedded(embedded, failed), name="embedded-redis-watch")
     client = aioredis.Redis.from_url(redis_url, health_check_interval=30)
     gateway: Gateway | None = None
 
@@ -137,8 +201,8 @@ async def running_server(settings: Settings, clock: Clock | None = None) -> Asyn
             await census.refresh()
             return exposition(accept, scraped)
 
-        # A port already in use fails inside serve(): the gateway and the archiver still stop first,
-        # while Redis is up, instead of logging errors about it going away.
+        # A port taken between check_port_free and here fails inside serve(): the gateway and the
+        # archiver still stop first, while Redis is up, instead of logging errors about it going away.
         try:
             async with serve(
                 gateway.handle,
@@ -157,8 +221,9 @@ async def running_server(settings: Settings, clock: Clock | None = None) -> Asyn
                 open_timeout=3,
             ) as server:
                 try:
-                    yield RunningServer(settings, server, gateway, redis_url)
+                    yield RunningServer(settings, server, gateway, redis_url, embedded, failed)
                 finally:
+                    gateway.drain()
                     server.close()
                     await server.wait_closed()
         finally:
@@ -166,6 +231,10 @@ async def running_server(settings: Settings, clock: Clock | None = None) -> Asyn
             archiver_stop.set()
             await archiving
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         await recognition.aclose()
         await client.aclose()
         if embedded is not None:
@@ -173,11 +242,17 @@ async def running_server(settings: Settings, clock: Clock | None = None) -> Asyn
 
 
 async def serve_forever(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM; rooms stay in Redis for players to resume elsewhere."""
+    """Run until SIGINT or SIGTERM; rooms stay in Redis for players to resume elsewhere.
+
+    Raises:
+        PortInUse: the port is taken.
+        RedisLost: the embedded Redis died for good (exit, so that a supervisor restarts us).
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    failure: str | None = None
     async with running_server(settings) as running:
         log.info("serving", url=running.url, gateway_id=settings.gateway_id, recognition=settings.recognition)
         # Last, so that the address is what a person sees at the bottom of the terminal.
@@ -185,5 +260,15 @@ async def serve_forever(settings: Settings) -> None:
             f"Doodle Party is up: open http://{running.url[5:]} in a browser, or connect to {running.url}",
             flush=True,
         )
-        await stop.wait()
+        assert running.failed is not None
+        stopping = asyncio.create_task(stop.wait())
+        waiters: list[asyncio.Future[Any]] = [stopping, running.failed]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if running.failed.done():
+            failure = running.failed.result()
+            log.error("failed", reason=failure)
         log.info("shutting_down")
+    log.info("stopped", gateway_id=settings.gateway_id)
+    if failure is not None:
+        raise RedisLost(failure)

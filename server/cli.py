@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from server.config import add_server_flags, settings_from_args
 from server.logs import configure_logging
+from server.redis_embedded import RedisUnavailable
 
 # subcommand -> (module, help); the module provides configure_parser() and run().
 DELEGATED = {
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         # Imported here, like the delegated commands: a worker's process must not carry (and export
         # the metrics of) a gateway.
-        from server.app import serve_forever
+        from server.app import PortInUse, RedisLost, serve_forever
 
         settings = settings_from_args(args)
         configure_logging(settings.log_level, settings.log_format)
@@ -79,7 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(serve_forever(settings))
         except KeyboardInterrupt:
             pass
-        except OSError as exc:
+        except (PortInUse, RedisLost, RedisUnavailable) as exc:  # the operator's to fix: one line
+            print(f"doodle-party: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:  # the port was taken after check_port_free looked
             if exc.errno != errno.EADDRINUSE:
                 raise
             print(

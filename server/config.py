@@ -34,7 +34,13 @@ class Settings:
     max_message_bytes: int = 64 * 1024
     messages_per_second: float = 60.0
     message_burst: int = 120
+    # Room look-ups (join_room) per connection and per address in any 60 s, counted before the
+    # look-up; one that finds its room is given back. See docs/protocol.md, Security.
     join_attempts_per_minute: int = 10
+    # Rooms created per connection and per address in any 60 s.
+    rooms_per_minute: int = 5
+    # Refused look-ups or creations on one connection before it is closed with 1008.
+    max_refused_attempts: int = 3
     max_bad_messages: int = 20
     hello_timeout_seconds: float = 10.0
 
@@ -44,6 +50,9 @@ class Settings:
     heartbeat_seconds: float = 2.0
     alive_ttl_seconds: float = 6.0
     sweep_seconds: float = 5.0
+    # Every reap_seconds a gateway ticks the rooms whose deadline passed (store.DEADLINES_KEY), held
+    # here or not: a room whose members all dropped still loses their seats and closes.
+    reap_seconds: float = 1.0
 
     # Room lifetime.
     idle_room_ttl_seconds: int = 3600

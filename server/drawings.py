@@ -42,6 +42,14 @@ class Drawings:
         drawing.strokes[stroke] = batch if previous is None else np.concatenate((previous, batch))
         return [drawing.strokes[index] for index in sorted(drawing.strokes)]
 
+    def restore(self, player_id: str, round_key: RoundKey, strokes: dict[int, np.ndarray]) -> None:
+        """Replace the player's drawing with `strokes` (stroke index -> float32 (n, 3) points), as read
+        back for a snapshot; no strokes: no drawing."""
+        if not strokes:
+            self.clear(player_id)
+            return
+        self._by_player[player_id] = _Drawing(round_key, dict(strokes))
+
     def round_of(self, player_id: str) -> RoundKey | None:
         """The round of the player's drawing, or None when they have none."""
         drawing = self._by_player.get(player_id)

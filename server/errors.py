@@ -5,10 +5,10 @@ Exception tree (all carry a wire ``code``)::
     DoodleError (game.errors)
     ├── game rule errors: RoomFull, NotHost, WrongPhase, ... (game/errors.py)
     ├── BadMessage -> UnknownType, OutOfCanvas (server/messages.py)
-    ├── StaleRoomVersion, RoomCodeTaken, DrawingTooLarge (server/store.py)
+    ├── StaleRoomVersion, RoomCodeTaken (server/store.py)
     ├── InvalidToken (server/sessions.py)
     ├── ArchiveError -> CloudSupportMissing, ArchiveBusy (server/archive/errors.py)
-    └── HelloFirst, AlreadyInRoom, RateLimited (here)
+    └── HelloFirst, AlreadyInRoom, RateLimited -> TooManyLookups, TooManyRooms (here)
 
 Anything that is not a DoodleError is a bug: the gateway logs it and closes the socket with 1011.
 """
@@ -34,6 +34,14 @@ class RateLimited(DoodleError):
     """The connection sends faster than allowed, or guesses room codes."""
 
     code = "rate_limited"
+
+
+class TooManyLookups(RateLimited):
+    """Too many ``join_room`` look-ups from this connection or address: guessing room codes."""
+
+
+class TooManyRooms(RateLimited):
+    """Too many rooms created from this connection or address."""
 
 
 def error_for_exception(exc: DoodleError) -> tuple[str, str]:

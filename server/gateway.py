@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
@@ -57,11 +58,13 @@ from server.errors import (
     AlreadyInRoom,
     HelloFirst,
     RateLimited,
+    TooManyLookups,
+    TooManyRooms,
     error_for_exception,
 )
 from server.metrics import REGISTRY
 from server.packs import load_packs, packs_message
-from server.ratelimit import TokenBucket, allow_join_attempt
+from server.ratelimit import AddressLimit, SlidingWindow, TokenBucket
 from server.recognition import RecognitionJob, RecognitionResult, RecognitionService
 from server.room_view import (
     ClearDrawings,
@@ -78,6 +81,7 @@ from server.store import (
     RoomStore,
     StaleRoomVersion,
     StrokeEntry,
+    decode_stroke_entry,
     room_channel,
 )
 
@@ -88,6 +92,12 @@ MAX_COMMIT_ATTEMPTS = 16
 # doodle:gateway:{id}:alive every heartbeat (it expires after the TTL), and every sweep looks at its
 # rooms' members held by other gateways: a member whose
 # gateway stopped refreshing (killed, not shut down) is marked disconnected, so their seat's 30 s run.
+# Every Settings.reap_seconds each gateway ticks the rooms whose deadline passed (store.DEADLINES_KEY),
+# whoever holds their members: a room whose members all dropped still loses their seats and closes.
+# Gateways that ever ran, and the rooms each holds members of: a gateway that stopped (killed, or shut
+# down without giving up its members' seats) is found here by the next live gateway, which only then
+# starts its members' seat windows. Seats never run out while no gateway could take the resume.
+GATEWAYS_KEY = "doodle:gateways"
 OUTBOX_LIMIT = 512  # frames queued for one slow client before we drop it
 
 _connections_gauge = REGISTRY.gauge("doodle_connections", "Open WebSocket connections")
@@ -113,11 +123,16 @@ class Client:
     ws: ServerConnection
     connection_id: str
     limiter: TokenBucket
-    encoding: wire.Encoding = "json"
+    # Fixed by the first frame the client sends (docs/protocol.md, "Frames and encodings").
+    encoding: wire.Encoding | None = None
     session: Session | None = None
     canvas: tuple[float, float] | None = None
     room: str | None = None
     bad_messages: int = 0
+    # Room look-ups and creations of this connection, and how many were refused (guessers are closed).
+    lookups: SlidingWindow = field(default_factory=lambda: SlidingWindow(10, 60.0))
+    creations: SlidingWindow = field(default_factory=lambda: SlidingWindow(5, 60.0))
+    refused_attempts: int = 0
     outbox: asyncio.Queue[wire.WireFrame] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
     too_slow: bool = False
     log: Any = None
@@ -170,6 +185,9 @@ class Gateway:
             client, idle_ttl=settings.idle_room_ttl_seconds, finished_ttl=settings.finished_room_ttl_seconds
         )
         self.sessions = SessionStore(client)
+        lookups, creations = settings.join_attempts_per_minute, settings.rooms_per_minute
+        self.lookup_limit = AddressLimit(client, "lookup", limit=lookups, window_s=60)
+        self.creation_limit = AddressLimit(client, "create", limit=creations, window_s=60)
         self.recognition = recognition
         self.known_words = tuple(recognition.labels)
         self.packs = load_packs(self.known_words, settings.checkpoint)
@@ -181,6 +199,10 @@ class Gateway:
         self._background: set[asyncio.Task[Any]] = set()
         self._subscriber: asyncio.Task[None] | None = None
         self._liveness: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None
+        # Set when the process shuts down: its sockets close, but their seats stay taken (not
+        # disconnected) until a live gateway sweeps this one, so the seat window starts only then.
+        self.draining = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -188,11 +210,21 @@ class Gateway:
         # This gateway's own channel: other gateways tell it here to close a connection they replaced.
         await self.pubsub.subscribe(gateway_channel(self.settings.gateway_id))
         self._subscriber = asyncio.create_task(self._read_published(), name="pubsub-reader")
+        # A previous run with the same id (a fixed DOODLE_GATEWAY_ID) left members nobody holds now.
+        await self._sweep_gateway(self.settings.gateway_id)
         await self.redis.set(alive_key(self.settings.gateway_id), 1, px=self._alive_ttl_ms)
+        await self.redis.sadd(GATEWAYS_KEY, self.settings.gateway_id)
+        with contextlib.suppress(RedisError, OSError):  # a first sweep now: a restart after an outage
+            await self.sweep_dead_gateways()
         self._liveness = asyncio.create_task(self._keep_alive(), name="liveness")
+        self._reaper = asyncio.create_task(self._reap_loop(), name="deadline-reaper")
+
+    def drain(self) -> None:
+        """The process is stopping: sockets closed from now on keep their seats (see ``draining``)."""
+        self.draining = True
 
     async def aclose(self) -> None:
-        for task in (self._subscriber, self._liveness):
+        for task in (self._subscriber, self._liveness, self._reaper):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -226,6 +258,8 @@ class Gateway:
             ws=ws,
             connection_id=secrets.token_hex(4),
             limiter=TokenBucket(self.settings.messages_per_second, self.settings.message_burst),
+            lookups=SlidingWindow(self.settings.join_attempts_per_minute, 60.0),
+            creations=SlidingWindow(self.settings.rooms_per_minute, 60.0),
         )
         client.log = log.bind(connection_id=client.connection_id)
         client.log.info("connection_open", remote=str(ws.remote_address[0]) if ws.remote_address else None)
@@ -260,11 +294,12 @@ class Gateway:
     async def _write_loop(self, client: Client) -> None:
         while True:
             frame = await client.outbox.get()
-            await client.ws.send(frame.encoded(client.encoding))
+            await client.ws.send(frame.encoded(client.encoding or "json"))
 
     async def _read_loop(self, client: Client) -> None:
         async for frame in client.ws:
             if not client.limiter.take():
+                # A refused message counts towards closing the connection, like a malformed one.
                 client.bad_messages += 1
                 self._send_error(client, RateLimited("slow down: too many messages"), None)
                 if client.bad_messages > self.settings.max_bad_messages:
@@ -273,9 +308,9 @@ class Gateway:
                 continue
             ref = None
             try:
-                data, encoding = wire.decode_frame(frame)
-                if client.session is None:
-                    client.encoding = encoding
+                if client.encoding is None:  # the first frame fixes it, even one that fails to decode
+                    client.encoding = "json" if isinstance(frame, str) else "msgpack"
+                data, _encoding = wire.decode_frame(frame)
                 ref = wire.message_ref(data)
                 kind = data["type"] if data["type"] in wire.CLIENT_MESSAGE_TYPES else "unknown"
                 _messages_in.inc(type=kind)
@@ -286,9 +321,15 @@ class Gateway:
                     raise HelloFirst("send hello first")
                 await self._dispatch(client, message)
             except DoodleError as exc:
-                if isinstance(exc, wire.BadMessage):
+                if isinstance(exc, wire.BadMessage | RateLimited):
                     client.bad_messages += 1
+                if isinstance(exc, TooManyLookups | TooManyRooms):
+                    client.refused_attempts += 1
                 self._send_error(client, exc, ref)
+                if client.refused_attempts > self.settings.max_refused_attempts:
+                    # Someone who keeps guessing codes (or making rooms) after being told to stop.
+                    await self._close_and_drain(client, wire.CloseCode.POLICY_VIOLATION, "too many attempts")
+                    return
                 if client.bad_messages > self.settings.max_bad_messages:
                     await self._close_and_drain(
                         client, wire.CloseCode.POLICY_VIOLATION, "too many bad messages"
@@ -352,6 +393,12 @@ class Gateway:
                 await self._forget_me(client, message)
 
     @staticmethod
+    def _address(client: Client) -> str:
+        """The peer's IP address: what per-address limits count by."""
+        remote = client.ws.remote_address
+        return str(remote[0]) if remote else "unknown"
+
+    @staticmethod
     def _me(client: Client) -> str:
         assert client.session is not None
         return client.session.player_id
@@ -394,10 +441,18 @@ class Gateway:
                     gateway_channel(gateway_id), f"replaced {session.player_id} {connection_id}"
                 )
         self.players[session.player_id] = client
-        client.send(wire.welcome_message(session.player_id, token, self._now_ms(), resumed=resumed))
-        client.log.info("hello", resumed=resumed)
+        # `resumed` promises a seat: the Reconnect is committed before the welcome says so, and the
+        # room snapshot follows it. A token whose seat is gone gets `resumed: false` at once.
+        seat = None
         if resumed and session.room:
-            await self._resume_seat(client, session.room, session.role or "player")
+            seat = await self._reclaim_seat(client, session.room)
+        client.send(wire.welcome_message(session.player_id, token, self._now_ms(), resumed=seat is not None))
+        client.log.info("hello", resumed=seat is not None, token_resumed=resumed)
+        if seat is not None:
+            local, state, version = seat
+            await self._take_seat(client, local, session.role or "player")
+            await self._send_snapshot(client, local, state, version)
+            client.log.info("seat_resumed", room_id=local.code)
 
     async def _close_replaced(
         self, player_id: str, keep: Client | None = None, connection_id: str = ""
@@ -414,7 +469,8 @@ class Gateway:
         previous.room = None  # its seat now belongs to the new socket: leaving must not give it up
         await previous.ws.close(wire.CloseCode.SESSION_REPLACED, "connected from elsewhere")
 
-    async def _resume_seat(self, client: Client, code: str, role: str) -> None:
+    async def _reclaim_seat(self, client: Client, code: str) -> tuple[LocalRoom, RoomState, int] | None:
+        """Reconnect the client's held seat in ``code``; None when the seat (or the room) is gone."""
         player_id = self._me(client)
         local = await self._subscribe(code)
         try:
@@ -423,11 +479,9 @@ class Gateway:
             await self.sessions.set_seat(player_id, None, None)
             await self._unsubscribe_if_empty(local)
             client.log.info("resume_without_seat", room_id=code)
-            return
+            return None
         self._apply(local, local.view.learn(state, version))
-        await self._take_seat(client, local, role)
-        await self._send_snapshot(client, local, state, version)
-        client.log.info("seat_resumed", room_id=code)
+        return local, state, version
 
     # ------------------------------------------------------------------ rooms
 
@@ -435,6 +489,10 @@ class Gateway:
         if client.room is not None:
             raise AlreadyInRoom("leave your room before creating another")
         settings = RoomSettings.validated(message.settings, self.known_words, packs=self.packs)
+        if not client.creations.take():
+            raise TooManyRooms("too many rooms created on this connection; wait a minute")
+        if await self.creation_limit.take(self._address(client)) is None:
+            raise TooManyRooms("too many rooms created from this address; wait a minute")
         now = self.clock.now()
         for _attempt in range(10):
             code = new_room_code(self._rng)
@@ -457,22 +515,25 @@ class Gateway:
             raise AlreadyInRoom("leave your room before joining another")
         session = client.session
         assert session is not None
+        code = normalize_code(message.code)
+        # Every look-up is counted before it happens (guessing codes is the attack), per connection
+        # and per address over every gateway; one that finds its room is given back below.
+        if not client.lookups.take():
+            raise TooManyLookups("too many join attempts on this connection; wait a minute")
+        address = self._address(client)
+        receipt = await self.lookup_limit.take(address)
+        if receipt is None:
+            raise TooManyLookups("too many join attempts from this address; wait a minute")
+        local = await self._subscribe(code)
         try:
-            code = normalize_code(message.code)
-            local = await self._subscribe(code)
-            try:
-                state, version, _ = await self.transact(
-                    code, lambda state: [JoinRoom(session.player_id, session.name, Role(message.role))]
-                )
-            except DoodleError:
-                await self._unsubscribe_if_empty(local)
-                raise
-        except RoomNotFound:
-            # Only failed look-ups count: that is what guessing codes looks like.
-            remote = client.ws.remote_address[0] if client.ws.remote_address else "unknown"
-            if not await allow_join_attempt(self.redis, str(remote), self.settings.join_attempts_per_minute):
-                raise RateLimited("too many join attempts; wait a minute") from None
+            state, version, _ = await self.transact(
+                code, lambda state: [JoinRoom(session.player_id, session.name, Role(message.role))]
+            )
+        except DoodleError:
+            await self._unsubscribe_if_empty(local)
             raise
+        await self.lookup_limit.refund(address, receipt)
+        client.lookups.refund()
         self._apply(local, local.view.learn(state, version))
         await self._take_seat(client, local, message.role)
         await self._send_snapshot(client, local, state, version)
@@ -525,6 +586,8 @@ class Gateway:
         if code is None or player_id is None:
             return
         await self._detach(client)
+        if self.draining:
+            return  # the seat stays taken; a live gateway's sweep_dead_gateways starts its window
         with contextlib.suppress(DoodleError):
             await self.transact(code, lambda state: [Disconnect(player_id)])
 
@@ -544,10 +607,94 @@ class Gateway:
                 continue
             next_sweep = time.monotonic() + self.settings.sweep_seconds
             try:
+                await self._register()
+                await self.sweep_dead_gateways()
                 await self.sweep_dead_connections()
                 await self.restore_own_connections()
             except Exception:  # a failed sweep must never stop the heartbeat (others would sweep us)
                 log.exception("sweep_failed")
+
+    async def _register(self) -> None:
+        """(Re)write this gateway's entry and rooms: a sweep by another gateway that found this one
+        too busy to refresh its key removed them."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(GATEWAYS_KEY, self.settings.gateway_id)
+            if self.rooms:
+                pipe.sadd(gateway_rooms_key(self.settings.gateway_id), *self.rooms)
+            await pipe.execute()
+
+    async def sweep_dead_gateways(self) -> int:
+        """Mark disconnected every member still held by a gateway that is gone (its liveness key
+        expired, or it shut down), in every room it held, and forget that gateway. Until a live
+        gateway does this the members' seats stay taken, so their 30 s start when someone could
+        take the resume. Returns how many members were marked."""
+        gateway_ids = {g.decode() for g in await self.redis.smembers(GATEWAYS_KEY)}
+        gateway_ids.discard(self.settings.gateway_id)
+        swept = 0
+        for gateway_id in sorted(gateway_ids):
+            if not await self.redis.exists(alive_key(gateway_id)):
+                swept += await self._sweep_gateway(gateway_id)
+        return swept
+
+    async def _sweep_gateway(self, gateway_id: str) -> int:
+        """Disconnect the members ``gateway_id`` held in each of its rooms; forget the gateway."""
+        swept = 0
+        for raw_code in await self.redis.smembers(gateway_rooms_key(gateway_id)):
+            swept += await self._disconnect_held_by(raw_code.decode(), gateway_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(gateway_rooms_key(gateway_id))
+            pipe.srem(GATEWAYS_KEY, gateway_id)
+            await pipe.execute()
+        log.info("dead_gateway_swept", gateway=gateway_id, members=swept)
+        return swept
+
+    async def _disconnect_held_by(self, code: str, gateway_id: str) -> int:
+        """Disconnect the members of room ``code`` whose socket was on ``gateway_id``."""
+        try:
+            state, _version = await self.store.load(code)
+        except RoomNotFound:
+            return 0
+        connected = [m.player_id for m in state.members if m.connected]
+        if not connected:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for player_id in connected:
+                pipe.hget(session_key(player_id), "connection")
+            holders = await pipe.execute()
+        swept = 0
+        for player_id, holder in zip(connected, holders, strict=True):
+            if holder is None or holder.decode().partition(" ")[0] != gateway_id:
+                continue  # resumed on a live gateway already
+            with contextlib.suppress(DoodleError):
+                await self.transact(code, lambda state, player_id=player_id: [Disconnect(player_id)])
+                swept += 1
+        return swept
+
+    async def _reap_loop(self) -> None:
+        """Every reap_seconds, tick the rooms whose deadline passed (see GATEWAYS_KEY's comment)."""
+        while True:
+            await asyncio.sleep(self.settings.reap_seconds)
+            try:
+                await self.tick_due_rooms()
+            except (RedisError, OSError) as exc:  # Redis restarting: try again next time
+                log.warning("reap_failed", error=str(exc))
+            except Exception:  # one bad room must not stop every room's timers
+                log.exception("reap_failed")
+
+    async def tick_due_rooms(self) -> int:
+        """Apply the due deadlines of every room in the deadline index. Returns how many rooms."""
+        due = await self.store.due_rooms(self.clock.now())
+        for code in due:
+            try:
+                state, _version, _events = await self.transact(code, lambda state: [])
+            except RoomNotFound:
+                await self.store.index_deadline(code, None)
+                continue
+            except DoodleError as exc:
+                log.warning("tick_failed", room_id=code, code=exc.code)
+                continue
+            await self.store.index_deadline(code, rules.next_deadline(state))
+        return len(due)
 
     async def restore_own_connections(self) -> int:
         """Mark connected again this gateway's members whom a room shows disconnected: another
@@ -641,6 +788,8 @@ class Gateway:
                 # Our own commit acts here at once, exactly as its echo would (the view skips the echo).
                 envelope = CommitEnvelope(new_version, new_state, tuple(events))
                 self._apply(local, local.view.receive(envelope, local=True))
+            # Any live gateway ticks the room at this deadline, even when none holds its members.
+            await self.store.index_deadline(code, rules.next_deadline(new_state))
             await self._after_commit(new_state, events)
             if failure is not None:
                 raise failure
@@ -762,29 +911,20 @@ class Gateway:
     async def _send_snapshot(self, client: Client, local: LocalRoom, state: RoomState, version: int) -> None:
         player_id = self._me(client)
         role = local.view.role(player_id) or Role.PLAYER
-        strokes: list[Any] = []
-        seq = 0
+        blobs: list[bytes] = []
         round_number = state.round.number if state.round is not None else 0
-        if state.round is not None and state.phase == Phase.ROUND:
-            entries, seq = await self.store.round_strokes(state.code, state.game_number, round_number)
-            visible = role == Role.SPECTATOR or state.settings.show_drawings
-            strokes = [
-                {
-                    "player_id": e.player_id,
-                    "stroke": e.stroke,
-                    "points": e.points,
-                    "end": e.end,
-                    "canvas": e.canvas,
-                }
-                for e in entries
-                if visible or e.player_id == player_id
-            ]
-            if role == Role.PLAYER:  # what the player drew before a resume is recognized with the rest
-                self.drawings.clear(player_id)
-                for e in entries:
-                    if e.player_id == player_id:
-                        self.drawings.add(player_id, (state.game_number, round_number), e.stroke, e.points)
-        client.send(wire.room_message(state, player_id, role.value, self._now_ms(), strokes))
+        in_round = state.round is not None and state.phase == Phase.ROUND
+        if in_round:
+            blobs = await self.store.round_stroke_blobs(state.code, state.game_number, round_number)
+        seq = len(blobs)
+        # Decoding and encoding a round's strokes (up to max_players x the per-drawing caps) runs in
+        # a thread, item by item, so that one large room never stalls every other connection.
+        frame, own = await asyncio.to_thread(
+            _build_snapshot, state, blobs, player_id, role, self._now_ms(), client.encoding
+        )
+        if in_round and role == Role.PLAYER:  # what the player drew before a resume is recognized too
+            self.drawings.restore(player_id, (state.game_number, round_number), own)
+        client.send(frame)
         # Events published while the snapshot was read go out now, minus what the snapshot covered.
         self._apply(
             local, local.view.snapshot_sent(player_id, version, (state.game_number, round_number, seq))
@@ -797,6 +937,7 @@ class Gateway:
         if local is None:
             local = self.rooms[code] = LocalRoom(code, RoomView(code))
             await self.pubsub.subscribe(room_channel(code))
+            await self.redis.sadd(gateway_rooms_key(self.settings.gateway_id), code)
             _rooms_gauge.set(len(self.rooms))
         return local
 
@@ -807,6 +948,8 @@ class Gateway:
         if local.timer is not None:
             local.timer.cancel()
         await self.pubsub.unsubscribe(room_channel(local.code))
+        if not self.draining:  # a stopping gateway's rooms are swept by the next live one
+            await self.redis.srem(gateway_rooms_key(self.settings.gateway_id), local.code)
         _rooms_gauge.set(len(self.rooms))
 
     async def _read_published(self) -> None:
@@ -917,6 +1060,44 @@ def alive_key(gateway_id: str) -> str:
     return f"doodle:gateway:{gateway_id}:alive"
 
 
+def gateway_rooms_key(gateway_id: str) -> str:
+    """The set of rooms a gateway holds members of (see GATEWAYS_KEY)."""
+    return f"doodle:gateway:{gateway_id}:rooms"
+
+
 def gateway_channel(gateway_id: str) -> str:
     """The pub/sub channel of one gateway (not of a room): connections it must close."""
     return f"gateway:{gateway_id}"
+
+
+def _build_snapshot(
+    state: RoomState,
+    blobs: list[bytes],
+    viewer_id: str,
+    role: Role,
+    server_time_ms: int,
+    encoding: wire.Encoding | None,
+) -> tuple[wire.WireFrame, dict[int, np.ndarray]]:
+    """The encoded ``room`` snapshot for one viewer, and the viewer's own drawing of the round, stroke
+    index -> float32 (n, 3) points (to go on recognizing it). Pure; the gateway runs it in a thread."""
+    visible = role == Role.SPECTATOR or state.settings.show_drawings
+    strokes: list[dict[str, Any]] = []
+    own: dict[int, list[np.ndarray]] = {}
+    for blob in blobs:
+        entry = decode_stroke_entry(blob)
+        if entry.player_id == viewer_id:
+            own.setdefault(entry.stroke, []).append(np.asarray(entry.points, dtype=np.float32).reshape(-1, 3))
+        elif not visible:
+            continue
+        strokes.append(
+            {
+                "player_id": entry.player_id,
+                "stroke": entry.stroke,
+                "points": entry.points,
+                "end": entry.end,
+                "canvas": entry.canvas,
+            }
+        )
+    message = wire.room_message(state, viewer_id, role.value, server_time_ms, strokes)
+    joined = {stroke: np.concatenate(batches) for stroke, batches in own.items()}
+    return wire.encode_in_pieces(message, "strokes", encoding or "json"), joined

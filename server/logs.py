@@ -3,9 +3,40 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+
+def _finite_numbers(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """NaN and infinities are not JSON: a statistic with no samples yet is logged as null."""
+    for key, value in event.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            event[key] = None
+    return event
+
+
+class _HandshakeFailures(logging.Filter):
+    """websockets logs every request it cannot upgrade or parse (``HEAD /healthz`` from an uptime
+    check, a port scanner) with two chained tracebacks. It is the peer's mistake, not ours: one line,
+    and only when debugging."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() != "opening handshake failed" or not record.exc_info:
+            return True
+        exc = record.exc_info[1]
+        cause = exc.__cause__ if exc is not None and exc.__cause__ is not None else exc
+        record.msg, record.args, record.exc_info, record.exc_text = (
+            f"opening handshake failed: {cause}",
+            None,
+            None,
+            None,
+        )
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 def configure_logging(level: str = "info", log_format: str = "auto") -> None:
@@ -29,6 +60,7 @@ def configure_logging(level: str = "info", log_format: str = "auto") -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
+            _finite_numbers,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
@@ -37,3 +69,6 @@ def configure_logging(level: str = "info", log_format: str = "auto") -> None:
     )
     # Libraries (websockets, redis) log through the stdlib; keep them quiet unless debugging.
     logging.basicConfig(level=max(numeric_level, logging.WARNING), stream=sys.stderr, format="%(message)s")
+    handshake = logging.getLogger("websockets.server")
+    if not any(isinstance(f, _HandshakeFailures) for f in handshake.filters):
+        handshake.addFilter(_HandshakeFailures())

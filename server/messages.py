@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import msgpack
 
+from game import rules
 from game.errors import DoodleError
 from game.events import (
     BackToLobby,
@@ -47,12 +48,15 @@ PROTOCOL_VERSION = 1
 # bound what one parsed message may hold.
 MAX_NAME_LENGTH = 24
 MAX_POINTS_PER_MESSAGE = 512
-MAX_STROKES_PER_DRAWING = 200
-MAX_POINTS_PER_DRAWING = 8000
+MAX_STROKES_PER_DRAWING = rules.MAX_STROKES_PER_DRAWING
+MAX_POINTS_PER_DRAWING = rules.MAX_POINTS_PER_DRAWING
 MAX_CANVAS_SIDE = 10_000
 # Points may overshoot the canvas a little (a finger sliding off the edge); beyond this they are refused.
 CANVAS_MARGIN = 0.05
 MAX_ID_LENGTH = 64
+# No client message nests deeper than 4 (recognize: map > strokes > stroke > point); deeper input is
+# refused before anything walks it, since json and msgpack decoders recurse once per level.
+MAX_NESTING = 8
 
 
 class CloseCode(IntEnum):
@@ -222,14 +226,33 @@ def decode_frame(frame: str | bytes) -> tuple[dict[str, Any], Encoding]:
         else:
             encoding = "msgpack"
             data = msgpack.unpackb(frame, raw=False, strict_map_key=True)
-    except (ValueError, msgpack.UnpackException, TypeError) as exc:
+    except (ValueError, msgpack.UnpackException, TypeError, RecursionError) as exc:
         kind = "JSON" if isinstance(frame, str) else "msgpack"
         raise BadMessage(f"frame is not valid {kind}") from exc
+    if _nesting_exceeds(data, MAX_NESTING):
+        raise BadMessage(f"a message may nest at most {MAX_NESTING} levels deep")
     if not isinstance(data, dict):
         raise BadMessage("a message must be a map with a 'type' field")
     if not isinstance(data.get("type"), str):
         raise BadMessage("a message needs a string 'type' field")
     return data, encoding
+
+
+def _nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether lists/maps nest deeper than ``limit`` levels; iterative, so depth cannot crash it."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list | tuple))
+    return False
 
 
 def message_ref(data: Mapping[str, Any]) -> str | None:
@@ -432,6 +455,36 @@ class WireFrame:
         if self._msgpack is None:
             self._msgpack = msgpack.packb(self.message, use_bin_type=True)
         return self._msgpack
+
+
+def encode_in_pieces(message: Mapping[str, Any], list_field: str, encoding: Encoding) -> WireFrame:
+    """Encode a message with one long list (a snapshot's strokes) one item at a time.
+
+    Each item is a short encoder call, so a thread running this gives the GIL back between items
+    and the event loop keeps serving everyone else; one call over the whole list would hold it for
+    as long as the list takes. The list goes last; the result decodes to the same message.
+    """
+    items = message[list_field]
+    ordered = {**{k: v for k, v in message.items() if k != list_field}, list_field: items}
+    frame = WireFrame(ordered)
+    if encoding == "json":
+        head = json.dumps({**ordered, list_field: []}, separators=(",", ":"), ensure_ascii=False)
+        assert head.endswith("[]}")
+        parts = [json.dumps(item, separators=(",", ":"), ensure_ascii=False) for item in items]
+        frame._json = head[:-2] + ",".join(parts) + "]}"
+    else:
+        head_bytes = msgpack.packb({**ordered, list_field: None}, use_bin_type=True)
+        assert head_bytes.endswith(b"\xc0")  # nil, the list's placeholder
+        count = len(items)
+        if count < 16:  # msgpack's array headers: fixarray, array 16, array 32
+            header = bytes([0x90 | count])
+        elif count < 1 << 16:
+            header = b"\xdc" + count.to_bytes(2, "big")
+        else:
+            header = b"\xdd" + count.to_bytes(4, "big")
+        packed = [msgpack.packb(item, use_bin_type=True) for item in items]
+        frame._msgpack = head_bytes[:-1] + header + b"".join(packed)
+    return frame
 
 
 def encode(message: Mapping[str, Any], encoding: Encoding) -> str | bytes:

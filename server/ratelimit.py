@@ -1,8 +1,15 @@
-"""Rate limits: a per-connection token bucket, and a per-address budget for failed joins in Redis."""
+"""Rate limits: a token bucket for messages, and sliding windows for room look-ups and creations.
+
+Look-ups (``join_room``) and creations are counted per connection (:class:`SlidingWindow`) and per
+address across every gateway (:class:`AddressLimit`, in Redis). A window is a log of event times,
+so at most ``limit`` events pass in *any* window, whatever its start (docs/protocol.md, Security).
+"""
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -31,14 +38,69 @@ class TokenBucket:
         return False
 
 
-async def allow_join_attempt(client: aioredis.Redis, address: str, per_minute: int) -> bool:
-    """Count one failed room look-up from ``address``; False once it exceeds ``per_minute``.
+@dataclass(slots=True)
+class SlidingWindow:
+    """Allows at most ``limit`` events in any ``window_s`` seconds (a log of times, not fixed buckets,
+    so no burst can straddle a window boundary and get twice the limit through). Per connection."""
 
-    Kept in Redis so the budget holds across gateways and reconnects (guessing codes is the attack).
+    limit: int
+    window_s: float
+    times: deque[float] = field(default_factory=deque)
+
+    def take(self, now: float | None = None) -> bool:
+        """Count one event; False (and nothing counted) when ``limit`` were seen in the window."""
+        now = time.monotonic() if now is None else now
+        while self.times and self.times[0] <= now - self.window_s:
+            self.times.popleft()
+        if len(self.times) >= self.limit:
+            return False
+        self.times.append(now)
+        return True
+
+    def refund(self) -> None:
+        """Give back the newest counted event."""
+        if self.times:
+            self.times.pop()
+
+
+# The same sliding log in Redis, so one address's budget holds across connections and gateways.
+# KEYS[1] the address's window (sorted set of event times in ms)
+# ARGV[1] now_ms, ARGV[2] window_ms, ARGV[3] limit, ARGV[4] a unique member for this event
+TAKE_FROM_WINDOW = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+class AddressLimit:
+    """At most ``limit`` events per address in any ``window_s`` seconds, over every gateway.
+
+    An event is counted *before* the work it guards (a room look-up, a room creation), so concurrent
+    requests cannot slip through while earlier ones are still being decided; work that turned out
+    harmless (a look-up that found the room) can be given back with :meth:`refund`.
     """
-    key = f"ratelimit:join:{address}:{int(time.time() // 60)}"
-    async with client.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count, _ = await pipe.execute()
-    return int(count) <= per_minute
+
+    def __init__(self, client: aioredis.Redis, name: str, *, limit: int, window_s: float) -> None:
+        self.client = client
+        self.name = name
+        self.limit = limit
+        self.window_ms = int(window_s * 1000)
+        self._take = client.register_script(TAKE_FROM_WINDOW)
+
+    def _key(self, address: str) -> str:
+        return f"ratelimit:{self.name}:{address}"
+
+    async def take(self, address: str) -> str | None:
+        """Count one event; returns its receipt (for :meth:`refund`), or None when over the limit."""
+        receipt = secrets.token_hex(8)
+        allowed = await self._take(
+            keys=[self._key(address)], args=[int(time.time() * 1000), self.window_ms, self.limit, receipt]
+        )
+        return receipt if int(allowed) else None
+
+    async def refund(self, address: str, receipt: str) -> None:
+        """Give back one counted event."""
+        await self.client.zrem(self._key(address), receipt)

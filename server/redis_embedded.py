@@ -104,11 +104,15 @@ class EmbeddedRedis:
         if self.data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="doodle-redis-")
             self.data_dir = Path(self._tmp.name)
+        # Absolute: redis-server changes into --dir before it writes --pidfile, so a relative pidfile
+        # path would point below the data dir, never be written, and a leftover never be stopped.
+        self.data_dir = self.data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         pidfile = self.data_dir / PIDFILE
         _stop_leftover(pidfile)
         binary = redis_server_binary()
-        for _attempt in range(5):
+        keep_port = self.port != 0
+        for _attempt in range(1 if keep_port else 5):
             # Another process may grab the probed port before redis binds it: retry on a new one.
             self.port = self.port or _free_port()
             self.process = subprocess.Popen(
@@ -141,6 +145,27 @@ class EmbeddedRedis:
             self.stop()
             self.port = 0
         raise RedisUnavailable(f"redis-server did not start ({binary})")
+
+    @property
+    def running(self) -> bool:
+        """Whether the redis-server child is still alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def restart(self, timeout: float = 10.0) -> EmbeddedRedis:
+        """Start the server again on the same port and data dir, after it died: clients reconnect to
+        the same URL, and the append-only file brings every room back.
+
+        Raises:
+            RedisUnavailable: it did not come up on that port.
+        """
+        if self.process is not None:
+            if self.process.poll() is None:  # still alive after all: stop it before the new one
+                self.process.kill()
+                self.process.wait()
+            if self.process.stderr is not None:
+                self.process.stderr.close()
+            self.process = None
+        return self.start(timeout)
 
     def _wait_ready(self, timeout: float) -> bool:
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)

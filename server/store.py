@@ -5,11 +5,19 @@ and rooms shard across a Redis Cluster)::
 
     {room:CODE}                hash: version, state (msgpack of RoomState.to_dict()), phase, round,
                                ends_at_ms, show_drawings
-    {room:CODE}:drawers        set: player ids drawing in the current round (checked per stroke)
+    {room:CODE}:roles          hash: player id -> "drawer" | "player" | "spectator", rewritten by
+                               every commit (what APPEND_STROKE checks a stroke's sender against)
     {room:CODE}:strokes:G.N    list: msgpack [player_id, stroke, points, end, canvas], per batch of
                                round N of game G (round numbers restart after a rematch)
+    {room:CODE}:ink:G.N        hash: "<player id>:b" batches and "<player id>:p" points drawn in
+                               round N of game G (the per-drawing caps of game.rules.check_stroke)
     {player:ID}:session        hash: token_sha256, name, room, role, consent (see sessions.py)
     doodle:census              hash: one line per room for deployment-wide metrics (see census.py)
+
+Besides ``doodle:census`` (above), one more key is not a room's: ``doodle:deadlines``, a sorted set of
+room code -> its next deadline (``rules.next_deadline``; seconds), written after each commit. Every
+gateway ticks the rooms that are due, so a room's timers run even when no gateway holds a member of
+it (everybody dropped).
 
 Pub/sub channel ``{room:CODE}`` carries the envelopes of ``server/envelopes.py`` (the new state and
 its typed events; an accepted stroke batch), published by the same script that changed the state, so
@@ -33,16 +41,21 @@ from redis.exceptions import ResponseError
 
 from game.errors import (
     DoodleError,
+    DrawingTooLarge,
     GuessAfterDeadline,
     NotAPlayer,
+    NotInRoom,
     NotYourTurn,
     RoomNotFound,
     WrongPhase,
 )
 from game.events import Event
+from game.rules import MAX_BATCHES_PER_DRAWING, MAX_POINTS_PER_DRAWING
 from game.state import Phase, RoomState
 from server.census import CensusWriter
 from server.envelopes import GuessEnvelope, commit_tail, encode_guess, stroke_tail
+
+__all__ = ["DrawingTooLarge", "RoomCodeTaken", "RoomStore", "StaleRoomVersion"]
 
 
 class StaleRoomVersion(DoodleError):
@@ -55,12 +68,6 @@ class RoomCodeTaken(DoodleError):
     """A new room drew a code that already exists (retry with another code)."""
 
     code = "conflict"
-
-
-class DrawingTooLarge(DoodleError):
-    """The round's drawing exceeds the per-round stroke budget."""
-
-    code = "drawing_too_large"
 
 
 def room_key(code: str) -> str:
@@ -81,21 +88,36 @@ def strokes_key(code: str, game_number: int, round_number: int) -> str:
     return f"{room_key(code)}:strokes:{round_id(game_number, round_number)}"
 
 
-# KEYS[1] room hash, KEYS[2] drawers set
+DEADLINES_KEY = "doodle:deadlines"
+STROKE_READ_SLICE = 500
+
+
+def ink_key(code: str, game_number: int, round_number: int) -> str:
+    return f"{room_key(code)}:ink:{round_id(game_number, round_number)}"
+
+
+def roles_key(code: str) -> str:
+    return f"{room_key(code)}:roles"
+
+
+# KEYS[1] room hash, KEYS[2] roles hash
 # ARGV[1] state blob, ARGV[2] phase, ARGV[3] round, ARGV[4] ends_at_ms, ARGV[5] show_drawings,
-# ARGV[6] ttl seconds, ARGV[7] channel, ARGV[8] envelope (without version), ARGV[9..] drawer ids
+# ARGV[6] ttl seconds, ARGV[7..] pairs of player id, role (see RoomStore._roles)
 CREATE_ROOM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('CODE_TAKEN') end
 redis.call('HSET', KEYS[1], 'version', 1, 'state', ARGV[1], 'phase', ARGV[2], 'round', ARGV[3],
            'ends_at_ms', ARGV[4], 'show_drawings', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if #ARGV >= 7 then redis.call('EXPIRE', KEYS[2], ARGV[6]) end
 return 1
 """
 
-# KEYS[1] room hash, KEYS[2] drawers set, KEYS[3] strokes list of the new round
+# KEYS[1] room hash, KEYS[2] roles hash, KEYS[3] strokes list of the new round, KEYS[4] its ink hash
 # ARGV[1] expected version, then as CREATE_ROOM from ARGV[2]:
 # ARGV[2] state, ARGV[3] phase, ARGV[4] round, ARGV[5] ends_at_ms, ARGV[6] show_drawings,
-# ARGV[7] ttl, ARGV[8] channel, ARGV[9] envelope middle (envelopes.commit_tail), ARGV[10..] drawers
+# ARGV[7] ttl, ARGV[8] channel, ARGV[9] envelope middle (envelopes.commit_tail),
+# ARGV[10..] pairs of player id, role (see RoomStore._roles)
 # Publishes: msgpack(new version) .. ARGV[9] .. ARGV[2], the state packed once for both uses.
 COMMIT_ROOM = """
 local version = redis.call('HGET', KEYS[1], 'version')
@@ -104,29 +126,45 @@ if version ~= ARGV[1] then return redis.error_reply('STALE') end
 local new_version = tonumber(version) + 1
 redis.call('HSET', KEYS[1], 'version', new_version, 'state', ARGV[2], 'phase', ARGV[3], 'round', ARGV[4],
            'ends_at_ms', ARGV[5], 'show_drawings', ARGV[6])
--- The drawers of the current round, rewritten from the state: a player who leaves stops drawing.
+-- Who may draw, rewritten from the state: a player who leaves stops drawing at once.
 redis.call('DEL', KEYS[2])
-for i = 10, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+for i = 10, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('EXPIRE', KEYS[2], ARGV[7])
-if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ARGV[7]) end
+if #ARGV >= 10 then redis.call('EXPIRE', KEYS[2], ARGV[7]) end
+for i = 3, 4 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('EXPIRE', KEYS[i], ARGV[7]) end
+end
 redis.call('PUBLISH', ARGV[8], cmsgpack.pack(new_version) .. ARGV[9] .. ARGV[2])
 return new_version
 """
 
-# KEYS[1] room hash, KEYS[2] drawers set, KEYS[3] strokes list of round ARGV[1]
-# ARGV[1] round, ARGV[2] player id, ARGV[3] now_ms, ARGV[4] entry blob, ARGV[5] channel,
-# ARGV[6] envelope tail (envelopes.stroke_tail), ARGV[7] max entries per round, ARGV[8] ttl
+# The Lua half of game.rules.check_stroke: the same checks in the same order, the same errors
+# (_SCRIPT_ERRORS); tests/server/test_stroke_rule.py runs every case through both.
+# KEYS[1] room hash, KEYS[2] roles hash, KEYS[3] strokes list of round ARGV[1], KEYS[4] its ink hash
+# ARGV[1] round id, ARGV[2] player id, ARGV[3] now_ms, ARGV[4] entry blob, ARGV[5] channel,
+# ARGV[6] envelope tail (envelopes.stroke_tail), ARGV[7] points in this batch, ARGV[8] max batches
+# per drawing, ARGV[9] max points per drawing, ARGV[10] ttl
 APPEND_STROKE = """
 local room = redis.call('HMGET', KEYS[1], 'phase', 'round', 'ends_at_ms', 'version')
-if not room[1] then return redis.error_reply('ROOM_NOT_FOUND') end
+if not room[1] or room[1] == 'closed' then return redis.error_reply('ROOM_NOT_FOUND') end
+local role = redis.call('HGET', KEYS[2], ARGV[2])
+if not role then return redis.error_reply('NOT_IN_ROOM') end
+if role == 'spectator' then return redis.error_reply('NOT_A_PLAYER') end
+if room[1] == 'round_results' and room[2] == ARGV[1] then return redis.error_reply('ROUND_OVER') end
 if room[1] ~= 'round' then return redis.error_reply('WRONG_PHASE') end
 if room[2] ~= ARGV[1] then return redis.error_reply('WRONG_ROUND') end
+if role ~= 'drawer' then return redis.error_reply('NOT_A_DRAWER') end
 if tonumber(ARGV[3]) > tonumber(room[3]) then return redis.error_reply('ROUND_OVER') end
-if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then return redis.error_reply('NOT_A_DRAWER') end
-if redis.call('LLEN', KEYS[3]) >= tonumber(ARGV[7]) then return redis.error_reply('TOO_LARGE') end
+local ink = redis.call('HMGET', KEYS[4], ARGV[2] .. ':b', ARGV[2] .. ':p')
+local batches, points = tonumber(ink[1] or '0'), tonumber(ink[2] or '0')
+if batches >= tonumber(ARGV[8]) or points + tonumber(ARGV[7]) > tonumber(ARGV[9]) then
+  return redis.error_reply('TOO_LARGE')
+end
+redis.call('HINCRBY', KEYS[4], ARGV[2] .. ':b', 1)
+redis.call('HINCRBY', KEYS[4], ARGV[2] .. ':p', ARGV[7])
+redis.call('EXPIRE', KEYS[4], ARGV[10])
 local seq = redis.call('RPUSH', KEYS[3], ARGV[4])
-redis.call('EXPIRE', KEYS[3], ARGV[8])
+redis.call('EXPIRE', KEYS[3], ARGV[10])
 redis.call('PUBLISH', ARGV[5], cmsgpack.pack(tonumber(room[4]), seq) .. ARGV[6])
 return seq
 """
@@ -138,7 +176,9 @@ _SCRIPT_ERRORS: dict[str, type[DoodleError]] = {
     "WRONG_PHASE": WrongPhase,
     "WRONG_ROUND": NotYourTurn,
     "ROUND_OVER": GuessAfterDeadline,
-    "NOT_A_DRAWER": NotAPlayer,
+    "NOT_IN_ROOM": NotInRoom,
+    "NOT_A_PLAYER": NotAPlayer,
+    "NOT_A_DRAWER": NotYourTurn,
     "TOO_LARGE": DrawingTooLarge,
 }
 
@@ -149,8 +189,12 @@ _SCRIPT_MESSAGES = {
     "WRONG_PHASE": "no round is being played",
     "WRONG_ROUND": "that is not the current round",
     "ROUND_OVER": "the round is over",
-    "NOT_A_DRAWER": "you are not drawing in this round",
-    "TOO_LARGE": "this drawing has too many strokes",
+    "NOT_IN_ROOM": "you are not in this room",
+    "NOT_A_PLAYER": "spectators do not draw",
+    "NOT_A_DRAWER": "you are not drawing in this round; next round",
+    "TOO_LARGE": (
+        f"a drawing holds at most {MAX_BATCHES_PER_DRAWING} batches and {MAX_POINTS_PER_DRAWING} points"
+    ),
 }
 
 
@@ -187,13 +231,10 @@ def decode_stroke_entry(data: bytes) -> StrokeEntry:
 class RoomStore:
     """Loads and commits rooms; appends strokes. One instance per gateway, shared by connections."""
 
-    def __init__(
-        self, client: aioredis.Redis, *, idle_ttl: int, finished_ttl: int, max_stroke_entries: int = 4000
-    ):
+    def __init__(self, client: aioredis.Redis, *, idle_ttl: int, finished_ttl: int):
         self.client = client
         self.idle_ttl = idle_ttl
         self.finished_ttl = finished_ttl
-        self.max_stroke_entries = max_stroke_entries
         self._create = client.register_script(CREATE_ROOM)
         self._commit = client.register_script(COMMIT_ROOM)
         self._append = client.register_script(APPEND_STROKE)
@@ -216,6 +257,17 @@ class RoomStore:
             int(state.settings.show_drawings),
         ]
 
+    @staticmethod
+    def _roles(state: RoomState) -> list[str]:
+        """The roles mirror as (player id, role) pairs: who APPEND_STROKE lets draw."""
+        drawers = state.round.drawers if state.round is not None and state.phase == Phase.ROUND else ()
+        pairs: list[str] = []
+        for player in state.players:
+            pairs += [player.player_id, "drawer" if player.player_id in drawers else "player"]
+        for spectator in state.spectators:
+            pairs += [spectator.player_id, "spectator"]
+        return pairs
+
     async def load(self, code: str) -> tuple[RoomState, int]:
         """Return the room and its version.
 
@@ -236,8 +288,8 @@ class RoomStore:
         blob = msgpack.packb(state.to_dict(), use_bin_type=True)
         try:
             await self._create(
-                keys=[room_key(state.code), room_key(state.code) + ":drawers"],
-                args=[blob, *self._mirrors(state), self._ttl(state)],
+                keys=[room_key(state.code), roles_key(state.code)],
+                args=[blob, *self._mirrors(state), self._ttl(state), *self._roles(state)],
             )
         except ResponseError as exc:
             _raise_script_error(exc)
@@ -256,13 +308,13 @@ class RoomStore:
             RoomNotFound: the room expired meanwhile.
         """
         blob = msgpack.packb(state.to_dict(), use_bin_type=True)
-        drawers = list(state.round.drawers) if state.round is not None and state.phase == Phase.ROUND else []
         round_number = state.round.number if state.round is not None else 0
         key = room_key(state.code)
         strokes = strokes_key(state.code, state.game_number, round_number)
+        ink = ink_key(state.code, state.game_number, round_number)
         try:
             version = await self._commit(
-                keys=[key, key + ":drawers", strokes],
+                keys=[key, roles_key(state.code), strokes, ink],
                 args=[
                     expected_version,
                     blob,
@@ -270,7 +322,7 @@ class RoomStore:
                     self._ttl(state),
                     room_channel(state.code),
                     commit_tail(list(events)),
-                    *drawers,
+                    *self._roles(state),
                 ],
             )
         except ResponseError as exc:
@@ -292,14 +344,19 @@ class RoomStore:
             The batch's sequence number within the round (1, 2, ...).
 
         Raises:
-            RoomNotFound, WrongPhase, NotYourTurn (wrong round), GuessAfterDeadline, NotAPlayer
-            (not drawing this round), DrawingTooLarge.
+            What ``game.rules.check_stroke`` raises for the same case: RoomNotFound, NotInRoom,
+            NotAPlayer, GuessAfterDeadline, WrongPhase, NotYourTurn, DrawingTooLarge.
         """
         key = room_key(code)
         blob = encode_stroke_entry(entry)
         try:
             seq = await self._append(
-                keys=[key, key + ":drawers", strokes_key(code, game_number, round_number)],
+                keys=[
+                    key,
+                    roles_key(code),
+                    strokes_key(code, game_number, round_number),
+                    ink_key(code, game_number, round_number),
+                ],
                 args=[
                     round_id(game_number, round_number),
                     entry.player_id,
@@ -315,7 +372,9 @@ class RoomStore:
                         entry.end,
                         entry.canvas,
                     ),
-                    self.max_stroke_entries,
+                    len(entry.points),
+                    MAX_BATCHES_PER_DRAWING,
+                    MAX_POINTS_PER_DRAWING,
                     self.idle_ttl,
                 ],
             )
@@ -326,6 +385,29 @@ class RoomStore:
     async def publish_guess(self, code: str, guess: GuessEnvelope) -> None:
         """Publish a guess, which changes no state (version 0)."""
         await self.client.publish(room_channel(code), encode_guess(guess))
+
+    async def index_deadline(self, code: str, deadline: float | None) -> None:
+        """Record the room's next deadline (None: nothing pending, or the room is gone)."""
+        if deadline is None:
+            await self.client.zrem(DEADLINES_KEY, code)
+        else:
+            await self.client.zadd(DEADLINES_KEY, {code: deadline})
+
+    async def due_rooms(self, now: float, limit: int = 100) -> list[str]:
+        """Codes of rooms whose recorded deadline is at or before ``now``, earliest first."""
+        codes = await self.client.zrangebyscore(DEADLINES_KEY, "-inf", now, start=0, num=limit)
+        return [code.decode() for code in codes]
+
+    async def round_stroke_blobs(self, code: str, game_number: int, round_number: int) -> list[bytes]:
+        """Every accepted batch of a round, still encoded (see encode_stroke_entry), in order. Read
+        in slices, so one large round does not hold up the event loop in one reply."""
+        key = strokes_key(code, game_number, round_number)
+        blobs: list[bytes] = []
+        while True:
+            chunk = await self.client.lrange(key, len(blobs), len(blobs) + STROKE_READ_SLICE - 1)
+            blobs += chunk
+            if len(chunk) < STROKE_READ_SLICE:
+                return blobs
 
     async def round_strokes(
         self, code: str, game_number: int, round_number: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import math
@@ -87,12 +88,9 @@ class GuessScheduler:
             player = self._players[key] = _Player()
         if player.deferred is not None:
             self.coalesced += 1
-        if job.deciding:
-            # Sent at once, whatever the interval, in-flight rule or capacity says; it is also newer
-            # than any deferred drawing, which therefore no longer matters.
-            player.deferred = None
-            self._waiting.pop(key, None)
-            return [self._send(key, player, job, now)]
+        if player.deferred is not None and player.deferred.deciding and not job.deciding:
+            # The newer drawing holds the finished stroke that was waiting: it decides in its place.
+            job = dataclasses.replace(job, deciding=True)
         player.deferred = job
         return self._try_send(key, player, now)
 
@@ -193,8 +191,19 @@ class GuessScheduler:
             candidates.append(next(iter(self._in_flight.values())).deadline)
         return min(candidates) if candidates else None
 
+    def _deciding_in_flight(self, player: _Player) -> bool:
+        return any(self._in_flight[job_id].job.deciding for job_id in player.in_flight)
+
     def _try_send(self, key: PlayerKey, player: _Player, now: float) -> list[RecognitionJob]:
         job = player.deferred
+        if job is not None and job.deciding:
+            # At once, whatever the interval or capacity say, once the player's previous deciding
+            # job is answered (one at a time per player: what bounds one player's share).
+            if self._deciding_in_flight(player):
+                return []
+            player.deferred = None
+            self._waiting.pop(key, None)
+            return [self._send(key, player, job, now)]
         if job is None or player.in_flight:
             return []  # nothing new, or the previous job's result will trigger the next one
         ready_at = max(player.last_sent_at + self.min_interval_s, player.hold_until)

@@ -196,7 +196,8 @@ function handle(message) {
 function onWelcome(message) {
   app.playerId = message.player_id;
   clearTimeout(app.resumeTimer);
-  const pending = app.pending;
+  // A TV (?spectate=CODE) that lost its place watches again from the code in its URL.
+  const pending = app.pending || (spectateCode() ? watchFromUrl : null);
   app.pending = null;
   const seatCode = app.room ? app.room.code : sessionStorage.getItem(ROOM_KEY);
   if (seatCode && message.resumed) {
@@ -447,7 +448,9 @@ function connectionStatus(status) {
       [protocol.CLOSE_CODES.HELLO_TIMEOUT]: "The connection timed out.",
     }[status.closeCode] || "Cannot reach the server.";
     const secs = Math.max(1, Math.round(status.delayMs / 1000));
-    const seat = app.room ? " Your seat is held for 30 s." : "";
+    const seat = !app.room ? ""
+      : app.room.role === "spectator" ? " You will be back watching when it reconnects."
+      : " Your seat is held for 30 s once the server is back.";
     showBanner(`${why} Reconnecting in ${secs} s…${seat}`, "Retry now", () => connection.retryNow(), "bad");
     return;
   }
@@ -1293,6 +1296,16 @@ function tick() {
   }
 }
 
+/** The room code of a TV page (`/?spectate=CODE`), or null. */
+function spectateCode() {
+  const spectate = params.get("spectate");
+  return spectate ? spectate.replace(/[\s-]/g, "").toUpperCase() : null;
+}
+
+function watchFromUrl() {
+  if (!app.room) request("watch", (id) => protocol.joinRoom(spectateCode(), "spectator", id));
+}
+
 function start() {
   bindHome();
   bindRoom();
@@ -1301,16 +1314,13 @@ function start() {
   setInterval(tick, 200);
   showView("home");
 
-  const spectate = params.get("spectate");
+  const spectate = spectateCode();
   const storedName = localStorage.getItem(NAME_KEY);
   if (spectate) {
-    // The TV screen: no clicks needed, it joins as a spectator straight away.
-    $("#join-code").value = spectate;
-    const code = spectate.replace(/[\s-]/g, "").toUpperCase();
+    // The TV screen: no clicks needed, it joins as a spectator straight away (and again whenever it
+    // lost its place: see onWelcome).
+    $("#join-code").value = params.get("spectate");
     connection.connect(storedName || "TV");
-    app.pending = () => {
-      if (!app.room) request("watch", (id) => protocol.joinRoom(code, "spectator", id));
-    };
     return;
   }
   if (connection.hasToken) {

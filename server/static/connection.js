@@ -1,6 +1,6 @@
 // One game connection that outlives its sockets: hello (with the resume token when we have one),
-// the server clock offset, keep-alive pings, and reconnecting with exponential backoff after a
-// dropped network or a server restart.
+// the server clock offset, keep-alive pings, and reconnecting with exponential backoff (capped at
+// 3 s, see BACKOFF_MAX_MS) after a dropped network or a server restart.
 //
 // The resume token lives in sessionStorage: it survives a reload of this tab, and two tabs of one
 // browser stay two players (one shared token would make them push each other off with close 4000).
@@ -9,7 +9,10 @@ import * as protocol from "./protocol.js";
 
 const TOKEN_KEY = "doodle-party.token";
 const BACKOFF_FIRST_MS = 500;
-const BACKOFF_MAX_MS = 15_000;
+// The server holds a dropped player's seat for 30 s (protocol.md, "Seats"); the window starts when a
+// server is up to take the resume. Retry at least every 3 s (jitter included, under 4 s), so a
+// player is back within a few seconds of the server, long before the window closes.
+const BACKOFF_MAX_MS = 3_000;
 const PING_EVERY_MS = 10_000;
 // No pong this long after a ping: the network is gone even if the socket has not noticed.
 const PONG_TIMEOUT_MS = 8_000;

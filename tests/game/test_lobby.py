@@ -125,11 +125,21 @@ def test_spectators_have_their_own_limit() -> None:
     assert events == [PlayerJoined("ben", "Ben", Role.PLAYER)]
 
 
-def test_name_taken_ignores_case_across_roles() -> None:
-    """Two members may not share a name, whatever the case or role."""
-    state = play(new_room(), (JoinRoom("sam", "Sam", Role.SPECTATOR), T0 + 1))
-    assert_refused(state, JoinRoom("ben", "ANA"), T0 + 2, NameTaken)
-    assert_refused(state, JoinRoom("ben", "sam"), T0 + 2, NameTaken)
+def test_name_taken_ignores_case_among_players() -> None:
+    """Two players may not share a name, whatever the case."""
+    state = play(new_room(), (JoinRoom("ben", "Ben"), T0 + 1))
+    assert_refused(state, JoinRoom("cat", "ANA"), T0 + 2, NameTaken)
+    assert_refused(state, JoinRoom("cat", "ben"), T0 + 2, NameTaken)
+
+
+def test_spectator_names_are_never_taken() -> None:
+    """Two TVs in one room are both called "TV"; a spectator's name does not block a player's."""
+    state = play(new_room(), (JoinRoom("tv1", "TV", Role.SPECTATOR), T0 + 1))
+    state, events = apply(state, JoinRoom("tv2", "tv", Role.SPECTATOR), T0 + 2)
+    assert events == [PlayerJoined("tv2", "tv", Role.SPECTATOR)]
+    state, events = apply(state, JoinRoom("ben", "TV"), T0 + 3)
+    assert events == [PlayerJoined("ben", "TV", Role.PLAYER)]
+    assert [s.player_id for s in state.spectators] == ["tv1", "tv2"]
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 25, "Bell\x07"])

@@ -99,7 +99,7 @@ def check_invariants(state: RoomState) -> None:
     ids = [member.player_id for member in state.members]
     assert len(ids) == len(set(ids))
     assert not set(ids) & state.kicked
-    names = [member.name.casefold() for member in state.members]
+    names = [player.name.casefold() for player in state.players]  # spectators may share names
     assert len(names) == len(set(names))
     assert all(member.connected == (member.disconnected_at is None) for member in state.members)
     assert RoomState.from_dict(json.loads(json.dumps(state.to_dict(), allow_nan=False))) == state

@@ -256,3 +256,14 @@ async def test_host_updates_settings_in_the_lobby(server: RunningServer) -> None
     assert changed["settings"]["words"] == ["apple", "star"]
     refused = await guest.request({"type": "update_settings", "settings": {"rounds": 1}}, "settings_changed")
     assert refused["code"] == "not_host"
+
+
+async def test_the_first_frame_fixes_the_encoding(server: RunningServer) -> None:
+    """A binary first frame (even one that does not decode) makes every answer msgpack, also after
+    a JSON hello: the encoding follows the first frame, not each frame until hello."""
+    client = await TestClient.connect(server.url)
+    error = await _error_for(client, b"\xc1")
+    assert error["code"] == "bad_message"
+    await client.hello("json after all")
+    assert client.frame_kinds == {bytes}
+    await client.close()

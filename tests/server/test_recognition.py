@@ -149,6 +149,23 @@ def test_scheduler_sends_deciding_jobs_at_once_and_drops_stale_results() -> None
     assert gate.completed(ordinary.job_id, now=0.05) == (False, [])  # unknown now: a duplicate
 
 
+def test_scheduler_sends_one_deciding_job_per_player_at_a_time() -> None:
+    """Ending strokes fast buys no more model time: a player's next deciding drawing waits for the
+    previous decision (the newest one, still deciding), while other rooms' drawings go at once."""
+    gate = scheduler(max_in_flight=2)
+    flood = [job("mallory", room="A", deciding=True) for _ in range(5)]
+    sent = [sent for each in flood for sent in gate.offer(each, 0.0)]
+    assert sent == [flood[0]]
+    later = job("mallory", room="A")  # a newer, ordinary drawing replaces the waiting finished one
+    assert gate.offer(later, 0.01) == []
+    honest = job("ana", room="B", deciding=True)
+    assert gate.offer(honest, 0.02) == [honest]
+    deliver, to_send = gate.completed(flood[0].job_id, 0.05)
+    assert deliver and [each.job_id for each in to_send] == [later.job_id]
+    assert to_send[0].deciding  # it holds the finished stroke that waited
+    assert gate.in_flight == 2
+
+
 def test_scheduler_caps_ordinary_jobs_in_flight_but_not_deciding_ones() -> None:
     """Past max_in_flight ordinary drawings wait their turn; deciding ones still go."""
     gate = scheduler(max_in_flight=2)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
 
-from server.redis_embedded import EmbeddedRedis
+from server.redis_embedded import PIDFILE, EmbeddedRedis
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,3 +45,48 @@ def test_a_restart_stops_the_server_a_killed_gateway_left(tmp_path: Path) -> Non
             client.close()
     finally:
         owner.kill()
+
+
+def test_a_relative_data_dir_is_stopped_on_restart_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make serve` uses the relative default `.doodle-party/redis`: the pidfile is still written
+    (where the next start looks for it), so a restart after SIGKILL stops the leftover."""
+    relative = ".doodle-party/redis"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER, relative], cwd=tmp_path, stdout=subprocess.PIPE, env=env
+    )
+    try:
+        assert owner.stdout is not None
+        leftover = int(owner.stdout.readline())
+        owner.kill()
+        owner.wait(10)
+        assert (tmp_path / relative / PIDFILE).read_text().strip() == str(leftover)
+        monkeypatch.chdir(tmp_path)
+        with EmbeddedRedis(data_dir=Path(relative)) as server:
+            assert not Path(f"/proc/{leftover}").exists()
+            assert server.data_dir == (tmp_path / relative).resolve()
+            client = redis.Redis.from_url(server.url)
+            assert client.get("kept") == b"yes"
+            client.close()
+    finally:
+        owner.kill()
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(leftover, signal.SIGKILL)
+
+
+def test_restart_keeps_the_port_and_the_data(tmp_path: Path) -> None:
+    """A redis-server that died is started again on the same port, with what it had written."""
+    with EmbeddedRedis(data_dir=tmp_path) as server:
+        url = server.url
+        client = redis.Redis.from_url(url)
+        client.set("kept", "yes")
+        assert server.process is not None
+        server.process.kill()
+        server.process.wait()
+        assert not server.running
+        server.restart()
+        assert server.running and server.url == url
+        assert client.get("kept") == b"yes"
+        client.close()

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -32,28 +32,35 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@contextlib.contextmanager
-def gateway_process(redis_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`doodle-party serve` in its own process on the test Redis; yields its URL once it is healthy."""
+@contextlib.asynccontextmanager
+async def gateway_process(redis_url: str) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`doodle-party serve` in its own process on the test Redis; yields its URL once it is healthy.
+
+    The wait runs in a thread: a gateway of this test process must keep beating meanwhile, or the new
+    one would rightly find it dead."""
     port = _free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "DOODLE_LOG_LEVEL": "warning"}
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not wait for it
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
+
+    def wait_healthy() -> None:
         for _attempt in range(600):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as reply:
                     if reply.status == 200:
-                        break
+                        return
             except OSError:
                 if process.poll() is not None:
                     raise AssertionError(f"gateway exited with {process.returncode}") from None
                 time.sleep(0.1)
+
+    try:
+        await asyncio.to_thread(wait_healthy)
         yield f"ws://127.0.0.1:{port}/", process
     finally:
         if process.poll() is None:
@@ -63,7 +70,7 @@ def gateway_process(redis_url: str) -> Iterator[tuple[str, subprocess.Popen[byte
 
 async def test_one_game_across_two_processes(redis_url: str, apple: list[np.ndarray]) -> None:
     """Host in the test process; player and spectator on a separate `doodle-party serve` process."""
-    with gateway_process(redis_url) as (remote_url, _process):
+    async with gateway_process(redis_url) as (remote_url, _process):
         async with running_server(Settings(port=0, redis_url=redis_url)) as local:
             host = await TestClient.connect(local.url)
             await host.hello("host", canvas=[256, 256])
@@ -93,7 +100,7 @@ async def test_players_resume_on_another_gateway_after_a_crash(
     redis_url: str, apple: list[np.ndarray]
 ) -> None:
     """A gateway dies mid-round (SIGKILL): its player resumes on another gateway with seat and strokes."""
-    with gateway_process(redis_url) as (url, doomed):
+    async with gateway_process(redis_url) as (url, doomed):
         player = await TestClient.connect(url)
         await player.hello("doomed", canvas=[256, 256])
         settings = {"words": ["apple"], "rounds": 1}
@@ -126,7 +133,7 @@ async def test_members_of_a_killed_gateway_are_marked_disconnected(redis_url: st
         room = await host.request(
             {"type": "create_room", "settings": {"words": ["apple"], "rounds": 1}}, "room"
         )
-        with gateway_process(redis_url) as (url, doomed):
+        async with gateway_process(redis_url) as (url, doomed):
             player = await TestClient.connect(url)
             await player.hello("doomed")
             await player.request({"type": "join_room", "code": room["code"]}, "room")
@@ -159,7 +166,7 @@ async def test_members_of_a_killed_gateway_are_marked_disconnected(redis_url: st
 
 async def test_sigterm_closes_with_1001_and_holds_seats(redis_url: str) -> None:
     """A gateway stopped with SIGTERM closes sockets with 1001; the room stays, the seat held."""
-    with gateway_process(redis_url) as (url, process):
+    async with gateway_process(redis_url) as (url, process):
         player = await TestClient.connect(url)
         await player.hello("leaving", canvas=[256, 256])
         settings = {"words": ["apple"], "rounds": 1}

@@ -143,10 +143,17 @@ def redis_for_web() -> Iterator[EmbeddedRedis]:
         yield redis_server
 
 
+def web_settings(redis_url: str, port: int = 0) -> Settings:
+    """A gateway's settings for browser tests: every page and phone comes from loopback, one address,
+    so the per-address room look-up and creation limits are lifted, as for the bots (docs/bots.md);
+    tests/server/test_abuse_limits.py tests the limits themselves."""
+    return Settings(port=port, redis_url=redis_url, join_attempts_per_minute=10_000, rooms_per_minute=10_000)
+
+
 @pytest.fixture(scope="module")
 def live_server(redis_for_web: EmbeddedRedis, chromium: Path) -> Iterator[LiveServer]:
     """A real gateway with the real model on a free port."""
-    thread = ServerThread(Settings(port=0, redis_url=redis_for_web.url))
+    thread = ServerThread(web_settings(redis_for_web.url))
     server = thread.start()
     try:
         yield server
@@ -160,7 +167,7 @@ def start_server(redis_for_web: EmbeddedRedis) -> Iterator[Callable[[int], Serve
     threads: list[ServerThread] = []
 
     def start(port: int = 0) -> ServerThread:
-        thread = ServerThread(Settings(port=port, redis_url=redis_for_web.url))
+        thread = ServerThread(web_settings(redis_for_web.url, port))
         thread.start()
         threads.append(thread)
         return thread

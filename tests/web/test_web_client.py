@@ -276,3 +276,36 @@ def test_host_changes_settings_in_the_lobby(open_page: Callable[..., Page]) -> N
     host.fill("#ls-rounds", "99")
     host.click("#settings-form button[type=submit]")
     host.wait("document.querySelector('#toasts').textContent.includes('must be 1 to 20')", "a local check")
+
+
+def test_two_tvs_and_a_tv_that_lost_its_place(
+    open_page: Callable[..., Page], start_server: Callable[..., object], redis_for_web: object
+) -> None:
+    """Two TVs watch one room (both called "TV"); when the server comes back without a TV's place,
+    the TV watches again from the code in its URL, and its banner never spoke of a held seat."""
+    import redis
+
+    from server.sessions import session_key
+
+    first = start_server()
+    port = first.server.port  # type: ignore[attr-defined]
+    base = f"http://127.0.0.1:{port}/"
+    host = open_page(1000, 800, base_url=base).open()
+    code = create_room(host, "Ivy", {"#set-rounds": "1"})
+    tvs = [open_page(1280, 720, base_url=base).open(f"?spectate={code}") for _ in range(2)]
+    for tv in tvs:
+        tv.wait(f"{ME}.room && {ME}.room.role === 'spectator'", "the TV to be watching")
+    host.wait(f"{ME}.room.spectators.length === 2", "two TVs")
+
+    first.stop()  # type: ignore[attr-defined]
+    tv = tvs[0]
+    tv.wait("!document.querySelector('#banner').hidden", "the banner")
+    banner = tv.text("#banner-text")
+    assert "seat" not in banner and "watching" in banner, banner
+    tv_id = tv.js(f"return {ME}.playerId")
+    store = redis.Redis.from_url(redis_for_web.url)  # type: ignore[attr-defined]
+    store.hset(session_key(tv_id), mapping={"room": "", "role": ""})  # its place is gone
+    store.close()
+    start_server(port)
+    tv.wait(f"{ME}.room && {ME}.room.code === {json.dumps(code)}", "the TV to watch again", timeout=25)
+    assert tv.js(f"return {ME}.room.role") == "spectator"
