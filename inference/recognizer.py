@@ -4,10 +4,11 @@ The path is normalize -> rasterize -> tensor -> model -> probabilities, each ste
 from `inference.simplify`, `inference.rasterize` and `inference.model`; this module only wires them
 to one loaded `Checkpoint` and runs one batched forward pass per call.
 
-`Recognizer.load(None)` serves the shipped checkpoint `inference/checkpoints/doodle20.pt`. Should that
-file be missing (a source tree where it was deleted, or before it was trained), it falls back to the
-seed model's state_dict at `$DOODLE_SHARED/seed_model/` (default `../shared/seed_model` beside the
-repository), the same 20 classes with the same input recipe, so the server always has a recognizer.
+`Recognizer.load(None)` serves the shipped checkpoint `inference/checkpoints/doodle345.pt` (all 345
+Quick, Draw! words, with the decision rule chosen for it). Should that file be missing (a source tree
+where it was deleted), it falls back to the seed model's state_dict at `$DOODLE_SHARED/seed_model/`
+(default `../shared/seed_model` beside the repository), 20 classes with the same input recipe, so the
+server always has a recognizer.
 
 Thread safety: the model is only read under `torch.inference_mode()`, so one `Recognizer` may be
 shared by worker threads. Each call sets no global torch state.
@@ -30,7 +31,7 @@ from inference.simplify import normalize_batch
 
 __all__ = ["DEFAULT_CHECKPOINT", "DOODLENET_DIR", "SEED_STATE_DICT", "Recognizer", "rasters_to_tensor"]
 
-DEFAULT_CHECKPOINT: Path = Path(__file__).resolve().parent / "checkpoints" / "doodle20.pt"
+DEFAULT_CHECKPOINT: Path = Path(__file__).resolve().parent / "checkpoints" / "doodle345.pt"
 
 # Same lookup as tests/conftest.py: ../shared beside the repository unless DOODLE_SHARED says otherwise.
 _SHARED_DIR = Path(os.environ.get("DOODLE_SHARED", Path(__file__).resolve().parents[2] / "shared"))

@@ -38,10 +38,13 @@ def _as_live(record: DrawingRecord, offset: float = 40.0, scale: float = 1.7) ->
 
 
 def test_load_none_serves_the_shipped_checkpoint() -> None:
-    """load() with no path is the shipped doodle20.pt, for the seed's 20 classes."""
+    """load() with no path is the shipped doodle345.pt: every official word, and the rule chosen for it."""
     recognizer = Recognizer.load()
     assert recognizer.source == str(DEFAULT_CHECKPOINT)
-    assert recognizer.labels == SEED_LABELS
+    assert len(recognizer.labels) == 345 and set(SEED_LABELS) <= set(recognizer.labels)
+    assert "ice cream" in recognizer.labels and "The Eiffel Tower" in recognizer.labels
+    chosen = recognizer.checkpoint.training["decision_sweep"]["chosen"]
+    assert recognizer.rule.threshold == chosen["threshold"] and recognizer.rule.margin == chosen["margin"]
 
 
 def test_batched_equals_unbatched(recognizer: Recognizer, drawings: list[DrawingRecord]) -> None:
@@ -69,11 +72,18 @@ def test_predict_rasters_batched_equals_unbatched(
 
 
 def test_live_drawings_are_recognized(recognizer: Recognizer, drawings: list[DrawingRecord]) -> None:
-    """Shifted and scaled canvas drawings are recognized as their word (the seed's training rows)."""
+    """Shifted and scaled canvas drawings are recognized as their word (the seed's training rows).
+
+    The seed picks among 20 words; the shipped model among 345, where a cup can honestly look like a
+    mug or a coffee cup, so its bar is top-3 (and a lower top-1)."""
     probs = recognizer.predict_strokes([_as_live(d) for d in drawings])
-    top1 = [recognizer.top_k(row, 1)[0][0] for row in probs]
-    accuracy = np.mean([label == d.word for label, d in zip(top1, drawings, strict=True)])
-    assert accuracy >= 0.85
+    top3 = [[label for label, _ in recognizer.top_k(row, 3)] for row in probs]
+    top1 = np.mean([labels[0] == d.word for labels, d in zip(top3, drawings, strict=True)])
+    within3 = np.mean([d.word in labels for labels, d in zip(top3, drawings, strict=True)])
+    if len(recognizer.labels) > len(SEED_LABELS):
+        assert top1 >= 0.7 and within3 >= 0.85
+    else:
+        assert top1 >= 0.85
 
 
 def test_top_k_is_sorted_and_capped(recognizer: Recognizer) -> None:
@@ -83,7 +93,7 @@ def test_top_k_is_sorted_and_capped(recognizer: Recognizer) -> None:
     top = recognizer.top_k(row, 3)
     assert [label for label, _ in top] == list(recognizer.labels[::-1][:3])
     assert top[0][1] >= top[1][1] >= top[2][1]
-    assert len(recognizer.top_k(row, 100)) == len(recognizer.labels)
+    assert len(recognizer.top_k(row, 1000)) == len(recognizer.labels)
 
 
 def test_empty_batches(recognizer: Recognizer) -> None:
