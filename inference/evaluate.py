@@ -45,7 +45,7 @@ from inference.formats import data_folders, discover, load_drawings, read_bitmap
 from inference.model import SEED_LABELS, Checkpoint
 from inference.rasterize import rasterize_batch, stroke_prefix
 from inference.recognizer import DEFAULT_CHECKPOINT, DOODLENET_DIR, SEED_STATE_DICT, Recognizer
-from inference.replay import ROUND_S, RoomScore, load_timed, play, render_guesses
+from inference.replay import ROUND_S, Played, RoomScore, load_timed, play, render_guesses
 from inference.simplify import normalize_strokes
 from inference.tfjs import import_tfjs
 
@@ -67,7 +67,9 @@ __all__ = [
 PREFIX_LEVELS: tuple[float, ...] = (0.25, 0.5, 0.75)
 # Finer grid for the accuracy-versus-strokes figure.
 CURVE_LEVELS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-EXTRA_BITMAP_DIR = "numpy_bitmap_rerendered"  # ../shared's re-rendered real drawings, with key_ids
+EXTRA_BITMAP_DIR = "numpy_bitmap_rerendered"
+# Larger models get no confusion matrix in the JSON or the figure (their 20-word restriction does).
+CONFUSION_MAX_LABELS = 50  # ../shared's re-rendered real drawings, with key_ids
 
 Split = Literal["all", "test", "val", "train"]
 Drawing = tuple[np.ndarray, ...]
@@ -145,7 +147,8 @@ class ModelReport:
         data.update({name: score.to_dict() for name, score in self.levels.items()})
         data["per_class"] = self.per_class
         data["curve"] = {f"{level:.2f}": value for level, value in self.curve.items()}
-        data["confusion"] = {"labels": list(self.labels), "counts": self.confusion.tolist()}
+        if len(self.labels) <= CONFUSION_MAX_LABELS:  # 345 x 345 counts would be most of the file
+            data["confusion"] = {"labels": list(self.labels), "counts": self.confusion.tolist()}
         if self.speed is not None:
             data["speed"] = self.speed.to_dict()
         data.update(self.extra)
@@ -714,17 +717,34 @@ def run(args: argparse.Namespace) -> int:
     print(table)
     figures = args.figures or (args.json.parent if args.json else Path("."))
     figures.mkdir(parents=True, exist_ok=True)
-    draw_confusion_png(
-        reports[0].confusion, ours.labels, figures / "confusion.png", f"{name}: complete drawings"
-    )
+    # Ours, or when ours has too many classes to draw, ours answering among the 20 words.
+    mine = [r for r in reports if r.name in (name, f"{name}, 20 words")]
+    shown = next((r for r in mine if len(r.labels) <= CONFUSION_MAX_LABELS), None)
+    if shown is not None:
+        draw_confusion_png(
+            shown.confusion, shown.labels, figures / "confusion.png", f"{shown.name}: complete drawings"
+        )
     draw_curve_png(
         {r.name: r.curve for r in reports}, figures / "accuracy_vs_strokes.png", "top-1 vs strokes"
     )
     game: dict[str, dict[str, RoomScore]] = {}
+    tradeoff: dict[str, list[RoomScore]] = {}
     if not args.no_game:
         players = {name: ours, "seed": seed, **{n: r for n, r in compared if not n.endswith("20 words")}}
-        game = play_rooms(args.data, args.split, players, words)
+        played = play_rooms(args.data, args.split, players, words)
+        game, tradeoff = played.scores, played.tradeoff
         print(game_table(game))
+        draw_curve_png(
+            {
+                model: {s.other_things or 0.0: s.recognized for s in scores}
+                for model, scores in tradeoff.items()
+            },
+            figures / "tradeoff.png",
+            "classic room, plain rule (top guess, p >= t) at t = 0.2 ... 0.95",
+            x_max=1.0,
+            x_label="drawings of other things ever accepted as a room word",
+            y_label="recognized within 20 s",
+        )
         if args.words_file is not None:
             every_room = next(room for room in game[name] if room.startswith("all "))
             write_word_figures(args.words_file, game[name][every_room], args.split)
@@ -752,7 +772,7 @@ def run(args: argparse.Namespace) -> int:
             argv = argv[1:]
         command = args.command or "doodle-party evaluate " + shlex.join(argv)
         notes = args.notes.read_text() if args.notes else ""
-        write_model_card(args.model_card, ours, reports, figures, command, notes, game)
+        write_model_card(args.model_card, ours, reports, figures, command, notes, game, tradeoff)
     return 0
 
 
@@ -766,13 +786,40 @@ def _teacher(source: Path | None) -> Recognizer | None:
 
 def play_rooms(
     data: Sequence[Path], split: Split, models: dict[str, Recognizer], words: Sequence[str] | None = None
-) -> dict[str, dict[str, RoomScore]]:
+) -> Played:
     """Replay the split's timed drawings (of `words`, default all) through every model with its rule,
     in the two standard rooms: the 20 classic words, and every word the largest model knows."""
     splits = ("train", "val", "test") if split == "all" else (split,)
     guesses = render_guesses(load_timed(data, splits=splits, words=words))
     every_word = max((model.labels for model in models.values()), key=len)
-    return play(models, guesses, {"classic 20": SEED_LABELS, f"all {len(every_word)}": every_word})
+    rooms = {"classic 20": SEED_LABELS, f"all {len(every_word)}": every_word}
+    return play(models, guesses, rooms, tradeoff_room="classic 20")
+
+
+def _tradeoff_point(score: RoomScore) -> dict[str, object]:
+    return {
+        "rule": score.room,
+        "recognized": score.recognized,
+        "median_s": score.median_s,
+        "wrong_word": score.wrong_word,
+        "other_things": score.other_things,
+    }
+
+
+def tradeoff_table(tradeoff: dict[str, list[RoomScore]]) -> str:
+    """The classic room under the plain rule at every threshold, a row per model and threshold."""
+    lines = [
+        "| model | rule | recognized within 20 s | median | ever accepted as another room word"
+        " | other things accepted as a room word |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for model, scores in tradeoff.items():
+        lines += [
+            f"| {model} | {s.room} | {_pct(s.recognized)} | {_secs(s.median_s)} | {_pct(s.wrong_word)} | "
+            f"{_pct(s.other_things)} |"
+            for s in scores
+        ]
+    return "\n".join(lines)
 
 
 def write_word_figures(path: Path, score: RoomScore, split: str) -> None:
@@ -942,6 +989,7 @@ def write_model_card(
     command: str,
     notes: str = "",
     game: dict[str, dict[str, RoomScore]] | None = None,
+    tradeoff: dict[str, list[RoomScore]] | None = None,
 ) -> None:
     """Write the model card: the game figures first, then data, recipe, accuracy, speed, limits, licence.
 
@@ -952,7 +1000,8 @@ def write_model_card(
         figures: where the PNGs were written (linked relative to `path`).
         command: the command line that reproduces the results.
         notes: markdown appended at the end (history of the evaluation, caveats).
-        game: `play_rooms`' results.
+        game: `play_rooms`' scores.
+        tradeoff: `play_rooms`' trade-off curves of the classic room.
     """
     game = game or {}
     checkpoint = recognizer.checkpoint
@@ -986,6 +1035,7 @@ def write_model_card(
     rule = checkpoint.decision
     text = MODEL_CARD.format(
         game=game_table(game) if game else "(the replay was skipped: `--no-game`)",
+        tradeoff=tradeoff_table(tradeoff) if tradeoff else "(the replay was skipped: `--no-game`)",
         targets=_targets(reports, game),
         name=ours.name,
         arch=checkpoint.config.arch,
@@ -1041,6 +1091,19 @@ confident top guess was some other word, early strokes included.
 {game}
 
 ![recognized by time]({figures}/recognized_by_time.png)
+
+### The trade-off
+Any judge trades recognizing drawings early against accepting the wrong thing. The same replay in the
+classic room, each model under the plain rule (its top guess with probability >= t) at thresholds
+from 0.2 to 0.95: where each model's curve lies shows what a looser or stricter rule would give.
+
+![recognized against wrong acceptances]({figures}/tradeoff.png)
+
+<details><summary>The curve as a table</summary>
+
+{tradeoff}
+
+</details>
 
 ## Targets
 

@@ -42,8 +42,10 @@ __all__ = [
     "CURVE_SECONDS",
     "GUESS_INTERVAL_S",
     "ROUND_S",
+    "TRADEOFF_THRESHOLDS",
     "GuessSet",
     "Judge",
+    "Played",
     "RoomScore",
     "TimedDrawing",
     "guess_schedule",
@@ -349,22 +351,48 @@ class Judge(Protocol):
     def predict_rasters(self, rasters: np.ndarray) -> np.ndarray: ...
 
 
+# Thresholds of the trade-off curve (`play`'s `tradeoff`): the plain rule, top guess with p >= t.
+TRADEOFF_THRESHOLDS: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    """`play`'s results.
+
+    Attributes:
+        scores: model name -> room name -> score with the model's own rule.
+        tradeoff: model name -> the room `tradeoff_room` scored with the plain rule at each of
+            `TRADEOFF_THRESHOLDS` (what a looser or stricter judge would give).
+    """
+
+    scores: dict[str, dict[str, RoomScore]]
+    tradeoff: dict[str, list[RoomScore]]
+
+
 def play(
-    models: Mapping[str, Judge], guesses: GuessSet, rooms: Mapping[str, Sequence[str]]
-) -> dict[str, dict[str, RoomScore]]:
+    models: Mapping[str, Judge],
+    guesses: GuessSet,
+    rooms: Mapping[str, Sequence[str]],
+    tradeoff_room: str | None = None,
+) -> Played:
     """Every model judges the same replayed guesses with its own rule, in every room it can play.
 
     A model plays a room only if it knows all of the room's words (the seed plays no 345-word room).
-
-    Returns:
-        model name -> room name -> score.
+    With `tradeoff_room`, each model also judges that room at every threshold of the plain rule.
     """
-    results: dict[str, dict[str, RoomScore]] = {}
+    scores: dict[str, dict[str, RoomScore]] = {}
+    tradeoff: dict[str, list[RoomScore]] = {}
     for name, model in models.items():
         probs = model.predict_rasters(guesses.rasters)
-        results[name] = {
+        scores[name] = {
             room: score_room(guesses, probs, model.labels, words, model.rule, room)
             for room, words in rooms.items()
             if set(words) <= set(model.labels)
         }
-    return results
+        if tradeoff_room is not None and tradeoff_room in scores[name]:
+            words = rooms[tradeoff_room]
+            tradeoff[name] = [
+                score_room(guesses, probs, model.labels, words, DecisionRule(threshold=t), f"p >= {t}")
+                for t in TRADEOFF_THRESHOLDS
+            ]
+    return Played(scores, tradeoff)

@@ -11,7 +11,7 @@ default):
 Stage 1 learns each class's share of the bitmaps as a prior. With the full official data (100k+
 bitmaps for every class, capped alike by `max_per_class`) that prior is even. With the data in
 ../shared it is not: six of the seed's 20 classes have no bitmaps and five have thousands, and stage
-1's gain on complete drawings there was mostly that tilt (docs/model-card/notes.md, "A first stage
+1's gain on complete drawings there was mostly that tilt (docs/model-card/notes-doodle20.md, "A first stage
 on every bitmap"): a drawn cup or book became a door more often. So it is off unless asked for.
 
 The prefix recipe (why each part is there):
