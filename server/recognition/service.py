@@ -19,8 +19,11 @@ What a service promises (both deployments, enforced by `GuessScheduler`):
   stroke messages. When recognition falls behind, each player's next guess simply waits for the
   previous one: the system guesses less often instead of queueing more.
 - A `deciding=True` job (stroke end, the final drawing at round end) skips the interval, the
-  one-in-flight rule and every capacity limit: it is sent at once and never shed. If its result is
-  lost (a worker died and the stream was trimmed), it is sent again after `result_timeout_s`.
+  one-in-flight rule and every capacity limit: it is sent at once and never shed. Ordinary jobs in
+  flight are bounded by `max_in_flight`; players ready beyond it wait in line, served round robin
+  over rooms (`GuessScheduler` is the one admission policy; the batchers behind it never refuse). If
+  a deciding result is lost (a worker died and the stream was trimmed), it is sent again after
+  `result_timeout_s`.
 - Each delivered `RecognitionResult` is for the newest drawing judged so far: a result older than one
   already delivered for the same player is dropped. Results for forgotten players, duplicates (a job
   run twice after a worker crash) and results of unknown jobs are dropped quietly (DEBUG log).
@@ -211,11 +214,6 @@ class ScheduledRecognition:
     def _job_abandoned(self, job_id: str, reason: str) -> None:
         DROPPED.inc(mode=self.mode, reason=reason)
         self._dispatch(self._scheduler.abandon(job_id, self._now()))
-        self._rearm()
-
-    def _job_shed(self, job_id: str) -> None:
-        DROPPED.inc(mode=self.mode, reason="overloaded")
-        self._dispatch(self._scheduler.shed(job_id, self._now()))
         self._rearm()
 
     def _rearm(self) -> None:
