@@ -286,10 +286,13 @@ class MicroBatcher(Generic[Req, Res]):
         """
         taken = 0
         for queue in (self._urgent, self._normal):
-            kept = [slot for slot in queue if not match(slot.request)]
-            taken += len(queue) - len(kept)
-            for slot in queue:
-                if match(slot.request) and not slot.future.done():
+            kept: list[_Slot[Req, Res]] = []
+            for slot in queue:  # `match` is asked once per request
+                if not match(slot.request):
+                    kept.append(slot)
+                    continue
+                taken += 1
+                if not slot.future.done():
                     slot.future.set_exception(Withdrawn("the request was withdrawn"))
             queue.clear()
             queue.extend(kept)

@@ -194,6 +194,18 @@ class LocalRecognition(ScheduledRecognition):
             log.error("recognition.predict_failed", job_id=job_id, exc_info=error)
             self._job_abandoned(job_id, "predict_failed")
 
+    def _take_back(self, job_ids: list[str]) -> list[str]:
+        wanted, taken = set(job_ids), []
+
+        def match(request: DrawingRequest) -> bool:
+            if request.job_id in wanted:
+                taken.append(request.job_id)
+                return True
+            return False
+
+        self.batcher.withdraw(match)
+        return taken
+
     def _withdraw(self, key: PlayerKey, job_ids: list[str]) -> None:
         if job_ids:
             withdrawn = set(job_ids)

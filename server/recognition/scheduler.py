@@ -122,6 +122,17 @@ class GuessScheduler:
         self._make_ready(key, player, now)
         return self.pump(now)
 
+    def outdated_in_flight(self, room_code: str, player_id: str) -> list[str]:
+        """The player's ordinary jobs in flight that a deciding job sent since has made outdated: their
+        result would be dropped as older anyway. The caller takes back those that have not started
+        (`abandon` each one taken back) so the model does not judge a drawing no one will see."""
+        player = self._players.get((room_code, player_id))
+        if player is None:
+            return []
+        records = [self._in_flight[job_id] for job_id in player.in_flight]
+        newest_deciding = max((r.seq for r in records if r.job.deciding), default=-1)
+        return sorted(r.job.job_id for r in records if not r.job.deciding and r.seq < newest_deciding)
+
     def completed(self, job_id: str, now: float) -> tuple[bool, list[RecognitionJob]]:
         """A result for `job_id` arrived.
 

@@ -123,7 +123,14 @@ class ScheduledRecognition:
         if self._closed:
             return
         UPDATES.inc(mode=self.mode)
-        self._dispatch(self._scheduler.offer(job, self._now()))
+        now = self._now()
+        self._dispatch(self._scheduler.offer(job, now))
+        if job.deciding:
+            # The coalescing a queue used to do on its own, decided here: an older ordinary drawing
+            # of this player still waiting in the batcher is taken back rather than judged.
+            outdated = self._scheduler.outdated_in_flight(job.room_code, job.player_id)
+            for job_id in self._take_back(outdated) if outdated else []:
+                self._dispatch(self._scheduler.abandon(job_id, now))
         if self._scheduler.coalesced != self._coalesced_seen:
             COALESCED.inc(self._scheduler.coalesced - self._coalesced_seen, mode=self.mode)
             self._coalesced_seen = self._scheduler.coalesced
@@ -145,6 +152,10 @@ class ScheduledRecognition:
 
     def _send(self, job: RecognitionJob) -> None:
         raise NotImplementedError
+
+    def _take_back(self, job_ids: list[str]) -> list[str]:
+        """Take these jobs back where they have not started; returns the ids taken back."""
+        return []
 
     def _withdraw(self, key: PlayerKey, job_ids: list[str]) -> None:
         """The player was forgotten with these jobs in flight; drop them where that saves work."""
