@@ -11,6 +11,11 @@ prefixes the way a phone streams them), the same model, the same number of concu
 - embedded: `LocalRecognition` (MicroBatcher in the gateway process) for several batch settings.
 - workers: `StreamRecognition` in the gateway process + 1 or 2 `python -m server.worker` processes
   over a real redis-server. Latency: from `update()` (job.submitted_at) to `on_result`.
+- public (`--public N`): the product's own path. `doodle-party serve` (embedded defaults, guess
+  interval 0) in a process of its own, and N WebSocket clients (msgpack) sending practice `recognize`
+  messages, each waiting for its `guess` (at most `--public-rate` per client and second, under the
+  server's per-connection message limit). Latency: from the message being written to the guess
+  being read; CPU: the server process and its children (model processes, redis-server).
 
 Players are closed loops: each sends its next drawing as soon as the previous guess arrives (the
 guess interval is 0, so this measures capacity, not the game's rate limit). Besides wall-clock
@@ -433,6 +438,112 @@ async def run_embedded(
     )
 
 
+async def drive_public(
+    url: str, updates: list[tuple[str, Strokes]], clients: int, rate: float, window: Window
+) -> None:
+    """Closed-loop WebSocket clients: practice `recognize`, wait for the matching `guess`, again."""
+    import msgpack
+    from websockets.asyncio.client import connect
+
+    def message(strokes: Strokes) -> dict[str, Any]:
+        # The drawing's own extent as its canvas: raw drawings are in the pixels of the phone they came from.
+        side_x = max(point[0] for stroke in strokes for point in stroke) + 1
+        side_y = max(point[1] for stroke in strokes for point in stroke) + 1
+        return {"type": "recognize", "strokes": strokes, "canvas": [side_x, side_y]}
+
+    messages = [message(strokes) for _word, strokes in updates]
+
+    async def client(index: int) -> None:
+        async with connect(url, max_size=2**20) as ws:
+            await ws.send(msgpack.packb({"type": "hello", "name": f"bench{index}", "id": "h"}))
+            while msgpack.unpackb(await ws.recv()).get("type") != "welcome":
+                pass
+            cursor, sequence = index * 7919, 0
+            while window.running:
+                body = messages[cursor % len(messages)]
+                cursor += 1
+                sequence += 1
+                ref = f"r{sequence}"
+                started = time.time()
+                await ws.send(msgpack.packb({**body, "id": ref}))
+                while True:
+                    reply = msgpack.unpackb(await ws.recv())
+                    if reply.get("type") == "error":
+                        window.errors += 1
+                        break
+                    if reply.get("type") == "guess" and reply.get("ref") == ref:
+                        window.record(time.time() - started)
+                        break
+                await asyncio.sleep(max(0.0, started + 1 / rate - time.time()))
+
+    await asyncio.gather(*(client(index) for index in range(clients)))
+
+
+async def run_public(args: argparse.Namespace, updates: list[tuple[str, Strokes]], clients: int) -> Outcome:
+    port = free_port()
+    env = {**os.environ, "DOODLE_GUESS_INTERVAL_MS": "0", "DOODLE_LOG_LEVEL": "warning"}
+    command = [str(Path(sys.executable).parent / "doodle-party"), "serve", "--port", str(port)]
+    if args.checkpoint:
+        command += ["--checkpoint", str(args.checkpoint)]
+    server = start_serve(command, env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("doodle-party serve did not start") from None
+                await asyncio.sleep(0.2)
+        await asyncio.sleep(2.0)  # the model processes load after the port opens
+
+        def cpu() -> float:
+            return process_cpu(server.pid) + sum(process_cpu(pid) for pid in descendants(server.pid))
+
+        window = Window(args.warmup, args.duration, cpu)
+        await drive_public(f"ws://127.0.0.1:{port}/", updates, clients, args.public_rate, window)
+        outcome = summarize(
+            f"public: WebSocket practice recognize, {clients} clients, serve defaults",
+            "public",
+            window,
+            clients,
+            1,
+        )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    return outcome
+
+
+def start_serve(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (from /proc), read once per call."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 async def run_workers(
     args: argparse.Namespace,
     redis_server: EmbeddedRedis,
@@ -580,6 +691,8 @@ async def main_async(args: argparse.Namespace) -> None:
         if not args.skip_baseline:
             for threads in args.baseline_threads:
                 outcomes.append(await run_baseline(args, pngs, threads))
+        for clients in args.public:
+            outcomes.append(await run_public(args, updates, clients))
         for processes in args.processes:
             for threads in args.embedded_threads:
                 for max_batch, wait in parse_batch_settings(args.embedded):
@@ -638,6 +751,12 @@ def main() -> None:
         "--baseline-threads", type=int, nargs="*", default=[1, 2], help="torch threads, baseline"
     )
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--public", type=int, nargs="*", default=[], help="public path: WebSocket client counts (e.g. 256)"
+    )
+    parser.add_argument(
+        "--public-rate", type=float, default=40.0, help="public path: most messages/s per client"
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()

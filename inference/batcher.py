@@ -1,24 +1,19 @@
 """Micro-batching: many small concurrent requests become few batched calls of a `predict_batch`.
 
-The batcher knows no model, no Redis and no rooms. Callers `submit(key, request)` and await the
-result; one loop collects pending requests until `max_batch` are waiting or the oldest has waited
+The batcher knows no model, no Redis and no rooms. Callers `submit(request)` and await the result;
+one loop collects pending requests until `max_batch` are waiting or the oldest has waited
 `max_wait_ms`, hands them to `predict_batch` in a worker thread (torch releases the GIL, so the event
 loop keeps serving sockets meanwhile) and resolves each caller with its own result. While a batch runs,
 the next one fills, so under load batches grow by themselves and the wait costs nothing.
 
 Rules:
 
-- Coalescing. A key has at most one pending request. Submitting for a key that is already queued
-  replaces the queued request in place (it keeps its place in line, so a player who updates often is
-  not pushed back forever) and the older caller's `submit` raises `Superseded`. Only the newest
-  drawing of a player is worth a forward pass. A request that is already running is not touched: the
-  new one queues behind it.
-- Deciding requests (a drawing that can decide a round) are never refused. They run before ordinary
-  ones, a key stays deciding once any of its coalesced requests was, and when the queue is full an
-  ordinary request is evicted (its caller gets `Overloaded`) to make room. Only when every pending
-  request is deciding does the queue grow past `max_pending`, and then only by one per key.
-- Bounded memory: ordinary requests beyond `max_pending` distinct keys raise `Overloaded` at once;
-  callers degrade by asking less often, never by queueing more.
+- No admission. The batcher runs every request it is given and never refuses, replaces or evicts
+  one: what is worth running, and how much may wait, is decided before it (for drawings, by
+  `server.recognition.scheduler.GuessScheduler`, which bounds what it hands over). Its queue is as
+  long as its callers let it be.
+- Order. Urgent requests run before ordinary ones; each lane is first in, first out.
+- `withdraw(match)` takes queued requests back (their caller left); a running batch is not touched.
 - Exceptions propagate: when `predict_batch` raises, every caller of that batch gets the exception.
 - Concurrency. One batch runs at a time by default (batches in one process contend for its GIL);
   with `concurrency` N and an executor of N processes, up to N batches run at once, the next one
@@ -30,8 +25,7 @@ Errors::
 
     RuntimeError
      └── BatcherError
-          ├── Overloaded     queue full for an ordinary request, or evicted to make room
-          ├── Superseded     a newer request for the same key replaced this one, or it was discarded
+          ├── Withdrawn      taken back with withdraw() before it ran
           └── BatcherClosed  submitted after aclose(), or still pending when it did not drain
 """
 
@@ -41,8 +35,8 @@ import asyncio
 import concurrent.futures
 import math
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable, Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -52,8 +46,7 @@ __all__ = [
     "BatcherError",
     "BatcherStats",
     "MicroBatcher",
-    "Overloaded",
-    "Superseded",
+    "Withdrawn",
 ]
 
 Req = TypeVar("Req")
@@ -69,16 +62,10 @@ class BatcherError(RuntimeError):
     code = "batcher_error"
 
 
-class Overloaded(BatcherError):
-    """The queue is full and this request does not decide anything: ask again later."""
+class Withdrawn(BatcherError):
+    """The request was taken back with `withdraw()` before it ran."""
 
-    code = "overloaded"
-
-
-class Superseded(BatcherError):
-    """A newer request for the same key replaced this one before it ran (or it was discarded)."""
-
-    code = "superseded"
+    code = "withdrawn"
 
 
 class BatcherClosed(BatcherError):
@@ -93,7 +80,7 @@ class BatchReport:
 
     Attributes:
         size: number of requests in the batch.
-        deciding: how many of them were deciding.
+        deciding: how many of them were urgent.
         queue_wait_s: longest time a request of this batch waited before the batch started.
         inference_s: wall time of the `predict_batch` call.
         pending_after: requests still queued when the batch started.
@@ -117,8 +104,7 @@ class BatcherStats:
         running: requests in the batch that is running now.
         batches: batches run so far.
         items: requests run so far.
-        superseded: requests replaced by a newer one for the same key.
-        overloaded: ordinary requests refused or evicted because the queue was full.
+        withdrawn: requests taken back before they ran.
         last_batch_size: size of the most recent batch (0 before the first).
         avg_batch_size: items / batches (0.0 before the first).
         inference_p50_ms, inference_p95_ms, inference_p99_ms: `predict_batch` wall time over the
@@ -129,8 +115,7 @@ class BatcherStats:
     running: int
     batches: int
     items: int
-    superseded: int
-    overloaded: int
+    withdrawn: int
     last_batch_size: int
     avg_batch_size: float
     inference_p50_ms: float
@@ -141,12 +126,12 @@ class BatcherStats:
 class _Slot(Generic[Req, Res]):
     """One queued request and the future its caller awaits."""
 
-    __slots__ = ("deciding", "enqueued_at", "future", "request")
+    __slots__ = ("enqueued_at", "future", "request", "urgent")
 
-    def __init__(self, request: Req, future: asyncio.Future[Res], deciding: bool, enqueued_at: float) -> None:
+    def __init__(self, request: Req, future: asyncio.Future[Res], urgent: bool, enqueued_at: float) -> None:
         self.request = request
         self.future = future
-        self.deciding = deciding
+        self.urgent = urgent
         self.enqueued_at = enqueued_at
 
 
@@ -164,15 +149,14 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
 
 
 class MicroBatcher(Generic[Req, Res]):
-    """Collects requests into batches for `predict_batch`, one key coalesced to its newest request.
+    """Collects requests into batches for `predict_batch`, urgent ones first.
 
     Args:
-        predict_batch: called in a worker thread with the batch's requests, in queue order (deciding
+        predict_batch: called in a worker thread with the batch's requests, in queue order (urgent
             first); must return one result per request, in the same order.
         max_batch: largest batch.
         max_wait_ms: longest time the oldest pending request waits for a batch to fill. 0 runs
             whatever is pending as soon as the previous batch is done.
-        max_pending: most distinct keys queued at once for ordinary requests (see module docstring).
         executor: where `predict_batch` runs; default: a private one-thread pool.
         concurrency: most batches running at once. Keep 1 for threads: rasterizing holds the GIL, so
             a second batch in the same process would not finish sooner. Set it to the number of
@@ -186,7 +170,6 @@ class MicroBatcher(Generic[Req, Res]):
         *,
         max_batch: int = 64,
         max_wait_ms: float = 4.0,
-        max_pending: int = 2048,
         executor: concurrent.futures.Executor | None = None,
         concurrency: int = 1,
         on_batch: Callable[[BatchReport], None] | None = None,
@@ -197,19 +180,16 @@ class MicroBatcher(Generic[Req, Res]):
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         if max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
-        if max_pending < 1:
-            raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self._predict_batch = predict_batch
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000.0
-        self.max_pending = max_pending
         self._executor = executor
         self._own_executor = executor is None
         self.concurrency = concurrency
         self._on_batch = on_batch
-        # Two queues so deciding requests jump the line; a key lives in at most one of them.
-        self._urgent: OrderedDict[Hashable, _Slot[Req, Res]] = OrderedDict()
-        self._normal: OrderedDict[Hashable, _Slot[Req, Res]] = OrderedDict()
+        # Two lanes so urgent requests jump the line.
+        self._urgent: deque[_Slot[Req, Res]] = deque()
+        self._normal: deque[_Slot[Req, Res]] = deque()
         self._work_ready = asyncio.Event()
         self._batch_full = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -217,8 +197,7 @@ class MicroBatcher(Generic[Req, Res]):
         self._running = 0
         self._batches = 0
         self._items = 0
-        self._superseded = 0
-        self._overloaded = 0
+        self._withdrawn = 0
         self._last_batch_size = 0
         self._latencies_s: deque[float] = deque(maxlen=_LATENCY_WINDOW)
 
@@ -255,7 +234,7 @@ class MicroBatcher(Generic[Req, Res]):
                 task.cancel()
                 await asyncio.wait([task])  # waits without re-raising the loop's CancelledError
         for queue in (self._urgent, self._normal):
-            for slot in queue.values():
+            for slot in queue:
                 if not slot.future.done():
                     slot.future.set_exception(BatcherClosed("the batcher closed before this request ran"))
             queue.clear()
@@ -265,80 +244,60 @@ class MicroBatcher(Generic[Req, Res]):
 
     # -- requests -----------------------------------------------------------------------------------
 
-    async def submit(self, key: Hashable, request: Req, *, deciding: bool = False) -> Res:
-        """Queue `request` under `key` and wait for its result.
+    async def submit(self, request: Req, *, urgent: bool = False) -> Res:
+        """Queue `request` and wait for its result.
 
         Args:
-            key: coalescing key (for doodles: the player); a newer request replaces a queued one.
             request: handed to `predict_batch` as is.
-            deciding: this request may decide a round; it is never refused for lack of room.
+            urgent: run before every ordinary request still queued.
 
         Returns:
             The result `predict_batch` gave for this request.
 
         Raises:
-            Overloaded: the queue is full and the request is not deciding, or it was evicted to make
-                room for a deciding one.
-            Superseded: a newer request for `key` replaced this one before it ran.
+            Withdrawn: the request was taken back before it ran.
             BatcherClosed: the batcher is closed, or closed before the request ran.
             Exception: whatever `predict_batch` raised for this request's batch.
         """
-        return await self.enqueue(key, request, deciding=deciding)
+        return await self.enqueue(request, urgent=urgent)
 
-    def enqueue(self, key: Hashable, request: Req, *, deciding: bool = False) -> asyncio.Future[Res]:
+    def enqueue(self, request: Req, *, urgent: bool = False) -> asyncio.Future[Res]:
         """Non-waiting form of `submit`: queue the request and return the future of its result.
 
-        The future fails with the exceptions listed under `submit`. Overloaded and BatcherClosed are
-        raised here directly when the request is refused outright.
+        The future fails with the exceptions listed under `submit`; BatcherClosed is raised here
+        directly when the batcher is closed or not started.
         """
         if self._closed:
             raise BatcherClosed("the batcher is closed")
         if self._loop_task is None:
             raise BatcherClosed("the batcher is not started")
         future: asyncio.Future[Res] = asyncio.get_running_loop().create_future()
-        now = time.monotonic()
-        slot = self._urgent.get(key) or self._normal.get(key)
-        if slot is not None:
-            # Coalesce: the queued request is older than this one, so only this one is worth running.
-            self._superseded += 1
-            if not slot.future.done():
-                slot.future.set_exception(Superseded(f"a newer request for {key!r} replaced this one"))
-            slot.request = request
-            slot.future = future
-            if deciding and not slot.deciding:
-                slot.deciding = True
-                self._urgent[key] = self._normal.pop(key)
-            return future
-        if len(self._urgent) + len(self._normal) >= self.max_pending:
-            if not deciding or not self._normal:
-                if not deciding:
-                    self._overloaded += 1
-                    raise Overloaded(f"{self.max_pending} requests pending")
-            else:
-                # Make room for the deciding request: the oldest ordinary request gives way.
-                _evicted_key, evicted = self._normal.popitem(last=False)
-                self._overloaded += 1
-                if not evicted.future.done():
-                    evicted.future.set_exception(Overloaded("evicted to make room for a deciding request"))
-        queue = self._urgent if deciding else self._normal
-        queue[key] = _Slot(request, future, deciding, now)
+        (self._urgent if urgent else self._normal).append(_Slot(request, future, urgent, time.monotonic()))
         self._work_ready.set()
-        if len(self._urgent) + len(self._normal) >= self.max_batch:
+        if self.pending >= self.max_batch:
             self._batch_full.set()
         return future
 
-    def discard(self, key: Hashable) -> bool:
-        """Drop the queued request for `key`, if any (the player left); its caller gets `Superseded`.
+    def withdraw(self, match: Callable[[Req], bool]) -> int:
+        """Take back the queued requests `match` accepts (their caller left); they fail with `Withdrawn`.
 
         Returns:
-            True when a queued request was dropped. A running one is not stopped.
+            How many were taken back. A running batch is not stopped.
         """
-        slot = self._urgent.pop(key, None) or self._normal.pop(key, None)
-        if slot is None:
-            return False
-        if not slot.future.done():
-            slot.future.set_exception(Superseded(f"the request for {key!r} was discarded"))
-        return True
+        taken = 0
+        for queue in (self._urgent, self._normal):
+            kept: list[_Slot[Req, Res]] = []
+            for slot in queue:  # `match` is asked once per request
+                if not match(slot.request):
+                    kept.append(slot)
+                    continue
+                taken += 1
+                if not slot.future.done():
+                    slot.future.set_exception(Withdrawn("the request was withdrawn"))
+            queue.clear()
+            queue.extend(kept)
+        self._withdrawn += taken
+        return taken
 
     @property
     def pending(self) -> int:
@@ -354,8 +313,7 @@ class MicroBatcher(Generic[Req, Res]):
             running=self._running,
             batches=self._batches,
             items=self._items,
-            superseded=self._superseded,
-            overloaded=self._overloaded,
+            withdrawn=self._withdrawn,
             last_batch_size=self._last_batch_size,
             avg_batch_size=self._items / self._batches if self._batches else 0.0,
             inference_p50_ms=percentile(latencies, 0.50) * 1000.0,
@@ -377,9 +335,7 @@ class MicroBatcher(Generic[Req, Res]):
             self._work_ready.clear()
             await self._work_ready.wait()
         while self.pending < self.max_batch and not self._closed:
-            oldest = min(
-                queue[next(iter(queue))].enqueued_at for queue in (self._urgent, self._normal) if queue
-            )
+            oldest = min(queue[0].enqueued_at for queue in (self._urgent, self._normal) if queue)
             remaining = oldest + self.max_wait_s - time.monotonic()
             if remaining <= 0:
                 break
@@ -391,12 +347,12 @@ class MicroBatcher(Generic[Req, Res]):
                 break
         return True
 
-    def _take_batch(self, free_slots: int = 1) -> list[tuple[Hashable, _Slot[Req, Res]]]:
+    def _take_batch(self, free_slots: int = 1) -> list[_Slot[Req, Res]]:
         size = min(self.max_batch, math.ceil(self.pending / free_slots))
-        batch: list[tuple[Hashable, _Slot[Req, Res]]] = []
+        batch: list[_Slot[Req, Res]] = []
         for queue in (self._urgent, self._normal):
             while queue and len(batch) < size:
-                batch.append(queue.popitem(last=False))
+                batch.append(queue.popleft())
         return batch
 
     async def _batch_loop(self) -> None:
@@ -429,10 +385,10 @@ class MicroBatcher(Generic[Req, Res]):
                 await asyncio.wait(running)
             raise
 
-    async def _run_batch(self, batch: list[tuple[Hashable, _Slot[Req, Res]]]) -> None:
+    async def _run_batch(self, batch: list[_Slot[Req, Res]]) -> None:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
-        requests = [slot.request for _key, slot in batch]
+        requests = [slot.request for slot in batch]
         self._running += len(batch)
         failure: BaseException | None = None
         results: Sequence[Res] = ()
@@ -441,7 +397,7 @@ class MicroBatcher(Generic[Req, Res]):
             if len(results) != len(requests):
                 raise ValueError(f"predict_batch returned {len(results)} results for {len(requests)}")
         except asyncio.CancelledError:
-            for _key, slot in batch:
+            for slot in batch:
                 if not slot.future.done():
                     slot.future.set_exception(BatcherClosed("the batcher was cancelled mid-batch"))
             raise
@@ -450,7 +406,7 @@ class MicroBatcher(Generic[Req, Res]):
         finally:
             self._running -= len(batch)
         inference_s = time.monotonic() - started
-        for index, (_key, slot) in enumerate(batch):
+        for index, slot in enumerate(batch):
             if slot.future.done():
                 continue  # its caller was cancelled
             if failure is not None:
@@ -465,8 +421,8 @@ class MicroBatcher(Generic[Req, Res]):
             self._on_batch(
                 BatchReport(
                     size=len(batch),
-                    deciding=sum(1 for _key, slot in batch if slot.deciding),
-                    queue_wait_s=max(started - slot.enqueued_at for _key, slot in batch),
+                    deciding=sum(1 for slot in batch if slot.urgent),
+                    queue_wait_s=max(started - slot.enqueued_at for slot in batch),
                     inference_s=inference_s,
                     pending_after=self.pending,
                     failed=failure is not None,

@@ -12,7 +12,7 @@ import errno
 import functools
 import signal
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,21 @@ class RunningServer:
     def url(self) -> str:
         host = self.settings.host if self.settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
         return f"ws://{host}:{self.port}/"
+
+
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The event loop `serve` runs on: "uvloop" or "asyncio" (`Settings.event_loop`).
+
+    Raises:
+        ValueError: another name.
+    """
+    if name == "asyncio":
+        return asyncio.new_event_loop
+    if name == "uvloop":
+        import uvloop  # only where it was asked for: tests and tools run on asyncio's own loop
+
+        return uvloop.new_event_loop
+    raise ValueError(f"event_loop must be 'uvloop' or 'asyncio', not {name!r}")
 
 
 def build_recognition(settings: Settings, redis_url: str, on_result: OnResult) -> RecognitionService:

@@ -72,12 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         # Imported here, like the delegated commands: a worker's process must not carry (and export
         # the metrics of) a gateway.
-        from server.app import PortInUse, RedisLost, serve_forever
+        from server.app import PortInUse, RedisLost, event_loop_factory, serve_forever
 
         settings = settings_from_args(args)
         configure_logging(settings.log_level, settings.log_format)
         try:
-            asyncio.run(serve_forever(settings))
+            with asyncio.Runner(loop_factory=event_loop_factory(settings.event_loop)) as runner:
+                runner.run(serve_forever(settings))
         except KeyboardInterrupt:
             pass
         except (PortInUse, RedisLost, RedisUnavailable) as exc:  # the operator's to fix: one line

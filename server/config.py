@@ -80,6 +80,9 @@ class Settings:
     # /metrics reads the deployment's room counts from Redis at most this often (a scrape interval).
     census_interval_seconds: float = 10.0
 
+    # "uvloop" (libuv: less CPU per socket write and wake-up; docs/benchmarks.md) or "asyncio".
+    event_loop: str = "uvloop"
+
     log_level: str = "info"
     log_format: str = "auto"  # "json", "console" or "auto" (console on a terminal, JSON otherwise)
 
@@ -139,6 +142,9 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
     parser.add_argument("--max-batch", type=int, help="largest inference batch (default 64)")
     parser.add_argument("--max-wait-ms", type=float, help="longest wait to fill a batch (default 4 ms)")
+    parser.add_argument(
+        "--event-loop", choices=["uvloop", "asyncio"], help="the gateway's event loop (default uvloop)"
+    )
     parser.add_argument("--log-level", help="debug, info, warning or error")
     parser.add_argument(
         "--log-format",

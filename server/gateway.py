@@ -847,7 +847,9 @@ class Gateway:
     async def _practice(self, client: Client, message: wire.Recognize) -> None:
         self.recognition.update(
             RecognitionJob(
-                job_id=message.id or secrets.token_hex(6),
+                # Job ids key the scheduler's in-flight table, so they must be unique on the server: a
+                # client's own id (two phones both say "r1") travels after the dot, for the reply's ref.
+                job_id=f"{secrets.token_hex(6)}.{message.id or ''}",
                 gateway_id=self.settings.gateway_id,
                 room_code="",
                 player_id=self._me(client),
@@ -866,7 +868,8 @@ class Gateway:
         client = self.players.get(result.player_id)
         if not result.room_code:  # practice mode
             if client is not None:
-                client.send(wire.guess_message(result.player_id, list(result.guesses), None, result.job_id))
+                ref = result.job_id.partition(".")[2] or None
+                client.send(wire.guess_message(result.player_id, list(result.guesses), None, ref))
             return
         round_key = (result.game, result.round)
         if (

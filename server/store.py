@@ -54,6 +54,7 @@ from game.rules import MAX_BATCHES_PER_DRAWING, MAX_POINTS_PER_DRAWING
 from game.state import Phase, RoomState
 from server.census import CensusWriter
 from server.envelopes import GuessEnvelope, commit_tail, encode_guess, stroke_tail
+from server.tick_pipeline import TickPipeline
 
 __all__ = ["DrawingTooLarge", "RoomCodeTaken", "RoomStore", "StaleRoomVersion"]
 
@@ -239,6 +240,8 @@ class RoomStore:
         self._commit = client.register_script(COMMIT_ROOM)
         self._append = client.register_script(APPEND_STROKE)
         self._census = CensusWriter(client)
+        # Appends and guesses of one tick share a pipeline: they are the per-stroke hot path.
+        self._tick = TickPipeline(client)
 
     def _ttl(self, state: RoomState) -> int:
         """Idle rooms live ``idle_ttl`` after their last change; finished and closed ones less."""
@@ -350,14 +353,15 @@ class RoomStore:
         key = room_key(code)
         blob = encode_stroke_entry(entry)
         try:
-            seq = await self._append(
-                keys=[
+            seq = await self._tick.run_script(
+                self._append,
+                [
                     key,
                     roles_key(code),
                     strokes_key(code, game_number, round_number),
                     ink_key(code, game_number, round_number),
                 ],
-                args=[
+                [
                     round_id(game_number, round_number),
                     entry.player_id,
                     int(now * 1000),
@@ -384,7 +388,7 @@ class RoomStore:
 
     async def publish_guess(self, code: str, guess: GuessEnvelope) -> None:
         """Publish a guess, which changes no state (version 0)."""
-        await self.client.publish(room_channel(code), encode_guess(guess))
+        await self._tick.publish(room_channel(code), encode_guess(guess))
 
     async def index_deadline(self, code: str, deadline: float | None) -> None:
         """Record the room's next deadline (None: nothing pending, or the room is gone)."""

@@ -4,7 +4,9 @@ Any number of workers, on any machines, share the consumer group `workers` on `d
 
 1. read: XREADGROUP only as many jobs as one batch, counting the one running, so an idle worker is
    never starved by a busy one holding a backlog;
-2. batch: the same `MicroBatcher` + `judge` (`inference.recognize`) as the embedded deployment;
+2. batch: the same `MicroBatcher` + `judge` (`inference.recognize`) as the embedded deployment. The
+   worker admits nothing on its own: what reaches the stream was admitted by the gateways'
+   `GuessScheduler`, and the worker bounds its intake by the XREADGROUP count alone;
 3. publish: XADD the result to `doodle:results:{gateway_id}`, then XACK + XDEL the job, in one
    pipeline per batch. Publishing before acknowledging makes delivery at-least-once; the gateway drops
    the duplicate a crash can cause.
@@ -39,7 +41,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from inference.batcher import BatcherClosed, MicroBatcher, Overloaded, Superseded
+from inference.batcher import BatcherClosed, MicroBatcher
 from inference.recognize import StrokeClassifier
 from server import metrics
 from server.recognition import (
@@ -118,7 +120,7 @@ class WorkerConfig:
 class _Outgoing:
     entry_id: bytes
     gateway_id: str
-    result: RecognitionResult | None  # None: acknowledge only (superseded or malformed job)
+    result: RecognitionResult | None  # None: acknowledge only (malformed or trimmed job)
 
 
 class _Worker:
@@ -142,7 +144,6 @@ class _Worker:
             self._predict_batch,
             max_batch=config.max_batch,
             max_wait_ms=config.max_wait_ms,
-            max_pending=config.max_batch * 4,
             on_batch=batch_observer("worker"),
         )
         # Jobs held at once, running batch included: a busy worker leaves new jobs to an idle one.
@@ -178,9 +179,8 @@ class _Worker:
                 continue
             self.held[entry_id] = request
             try:
-                future = self.batcher.enqueue(request.key, request, deciding=request.deciding)
-            except (Overloaded, BatcherClosed):
-                # Cannot happen while intake respects `capacity`; the job stays pending and is claimed.
+                future = self.batcher.enqueue(request, urgent=request.deciding)
+            except BatcherClosed:  # stopping: the job stays pending and another worker claims it
                 del self.held[entry_id]
                 continue
             future.add_done_callback(functools.partial(self._batch_done, entry_id))
@@ -192,10 +192,7 @@ class _Worker:
         error = future.exception()
         if error is None:
             self.outbox.append(_Outgoing(entry_id, request.gateway_id, future.result()))
-        elif isinstance(error, Superseded):
-            JOBS_DONE.inc(outcome="superseded")
-            self.outbox.append(_Outgoing(entry_id, request.gateway_id, None))
-        elif isinstance(error, BatcherClosed | Overloaded):
+        elif isinstance(error, BatcherClosed):
             self.held.pop(entry_id, None)  # left pending in Redis: another worker claims it
             self.room.set()
             return

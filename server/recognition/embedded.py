@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from inference.batcher import BatcherClosed, MicroBatcher, Overloaded, Superseded
+from inference.batcher import BatcherClosed, MicroBatcher, Withdrawn
 from inference.processes import ProcessPool
 from inference.recognize import StrokeClassifier
 from server.recognition.jobs import DrawingRequest, PlayerKey, RecognitionJob, RecognitionResult, judge
@@ -58,12 +58,13 @@ def _process_ready() -> bool:
 
 class LocalRecognition(ScheduledRecognition):
     """Embedded deployment: a `MicroBatcher` in this process, the model in a worker thread or in
-    child processes.
+    child processes. The batcher runs what the `GuessScheduler` hands it; the scheduler alone decides
+    what waits (it bounds ordinary jobs by `max_in_flight`), so the batcher's queue stays short.
 
     Args:
         recognizer: the loaded model (`inference.recognizer.Recognizer`).
         on_result: awaited once per delivered result (see the module docstring).
-        max_batch, max_wait_ms, max_pending, executor: the batcher's settings.
+        max_batch, max_wait_ms, executor: the batcher's settings.
         processes: run batches in this many child processes (up to one batch each at a time)
             instead of a thread of this process; 0 keeps the thread. Needs `load_model`.
         load_model: loads the model in a child process; picklable (a module-level function or a
@@ -71,7 +72,9 @@ class LocalRecognition(ScheduledRecognition):
         guess_interval_ms: least time between two ordinary guesses of one player.
         threshold: overrides the threshold of the model's decision rule; None keeps the rule the
             checkpoint was shipped with (`inference.decision`).
-        max_in_flight: most ordinary jobs in flight at once (default: `max_pending`).
+        max_in_flight: most ordinary jobs in flight at once (default: two full batches per process,
+            one running and one filling: enough to keep every process busy, few enough that a
+            deciding job queued behind them waits at most about one batch).
         result_timeout_s: a job unanswered this long is given up (deciding ones are re-sent).
         torch_threads: torch intra-op threads for this process, set at start (None: leave torch's
             default, one per core).
@@ -86,7 +89,6 @@ class LocalRecognition(ScheduledRecognition):
         on_result: OnResult,
         max_batch: int = 64,
         max_wait_ms: float = 4.0,
-        max_pending: int = 2048,
         guess_interval_ms: float = 150.0,
         threshold: float | None = None,
         max_in_flight: int | None = None,
@@ -104,7 +106,7 @@ class LocalRecognition(ScheduledRecognition):
             on_result=on_result,
             guess_interval_ms=guess_interval_ms,
             threshold=threshold,
-            max_in_flight=max_pending if max_in_flight is None else max_in_flight,
+            max_in_flight=2 * max_batch * max(processes, 1) if max_in_flight is None else max_in_flight,
             result_timeout_s=result_timeout_s,
         )
         self.labels = tuple(recognizer.labels)
@@ -119,7 +121,6 @@ class LocalRecognition(ScheduledRecognition):
             _predict_in_process if self.pool is not None else self._predict_batch,
             max_batch=max_batch,
             max_wait_ms=max_wait_ms,
-            max_pending=max_pending,
             executor=self.pool or executor,
             concurrency=processes or 1,
             on_batch=batch_observer(self.mode),
@@ -138,7 +139,7 @@ class LocalRecognition(ScheduledRecognition):
             "last_batch": stats.last_batch_size,
             "inference_p50_ms": round(stats.inference_p50_ms, 2),
             "inference_p99_ms": round(stats.inference_p99_ms, 2),
-            "shed": stats.overloaded,
+            "withdrawn": stats.withdrawn,
         }
 
     async def start(self) -> None:
@@ -175,10 +176,7 @@ class LocalRecognition(ScheduledRecognition):
     def _send(self, job: RecognitionJob) -> None:
         request = DrawingRequest.from_job(job, self.threshold)
         try:
-            future = self.batcher.enqueue(request.key, request, deciding=job.deciding)
-        except Overloaded:
-            self._job_shed(job.job_id)
-            return
+            future = self.batcher.enqueue(request, urgent=job.deciding)
         except BatcherClosed:
             return
         future.add_done_callback(lambda done: self._batch_done(job.job_id, done))
@@ -189,16 +187,26 @@ class LocalRecognition(ScheduledRecognition):
         error = future.exception()
         if error is None:
             self._result_arrived(future.result())
-        elif isinstance(error, Superseded):
-            self._job_abandoned(job_id, "superseded")
-        elif isinstance(error, Overloaded):
-            self._job_shed(job_id)
-        elif isinstance(error, BatcherClosed):
-            return
+        elif isinstance(error, Withdrawn | BatcherClosed):
+            return  # the player was forgotten, or the service is closing: no one waits for it
         else:
             ERRORS.inc(mode=self.mode, where="predict")
             log.error("recognition.predict_failed", job_id=job_id, exc_info=error)
             self._job_abandoned(job_id, "predict_failed")
 
+    def _take_back(self, job_ids: list[str]) -> list[str]:
+        wanted, taken = set(job_ids), []
+
+        def match(request: DrawingRequest) -> bool:
+            if request.job_id in wanted:
+                taken.append(request.job_id)
+                return True
+            return False
+
+        self.batcher.withdraw(match)
+        return taken
+
     def _withdraw(self, key: PlayerKey, job_ids: list[str]) -> None:
-        self.batcher.discard(key)
+        if job_ids:
+            withdrawn = set(job_ids)
+            self.batcher.withdraw(lambda request: request.job_id in withdrawn)

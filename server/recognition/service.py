@@ -19,8 +19,11 @@ What a service promises (both deployments, enforced by `GuessScheduler`):
   stroke messages. When recognition falls behind, each player's next guess simply waits for the
   previous one: the system guesses less often instead of queueing more.
 - A `deciding=True` job (stroke end, the final drawing at round end) skips the interval, the
-  one-in-flight rule and every capacity limit: it is sent at once and never shed. If its result is
-  lost (a worker died and the stream was trimmed), it is sent again after `result_timeout_s`.
+  one-in-flight rule and every capacity limit: it is sent at once and never shed. Ordinary jobs in
+  flight are bounded by `max_in_flight`; players ready beyond it wait in line, served round robin
+  over rooms (`GuessScheduler` is the one admission policy; the batchers behind it never refuse). If
+  a deciding result is lost (a worker died and the stream was trimmed), it is sent again after
+  `result_timeout_s`.
 - Each delivered `RecognitionResult` is for the newest drawing judged so far: a result older than one
   already delivered for the same player is dropped. Results for forgotten players, duplicates (a job
   run twice after a worker crash) and results of unknown jobs are dropped quietly (DEBUG log).
@@ -120,7 +123,14 @@ class ScheduledRecognition:
         if self._closed:
             return
         UPDATES.inc(mode=self.mode)
-        self._dispatch(self._scheduler.offer(job, self._now()))
+        now = self._now()
+        self._dispatch(self._scheduler.offer(job, now))
+        if job.deciding:
+            # The coalescing a queue used to do on its own, decided here: an older ordinary drawing
+            # of this player still waiting in the batcher is taken back rather than judged.
+            outdated = self._scheduler.outdated_in_flight(job.room_code, job.player_id)
+            for job_id in self._take_back(outdated) if outdated else []:
+                self._dispatch(self._scheduler.abandon(job_id, now))
         if self._scheduler.coalesced != self._coalesced_seen:
             COALESCED.inc(self._scheduler.coalesced - self._coalesced_seen, mode=self.mode)
             self._coalesced_seen = self._scheduler.coalesced
@@ -142,6 +152,10 @@ class ScheduledRecognition:
 
     def _send(self, job: RecognitionJob) -> None:
         raise NotImplementedError
+
+    def _take_back(self, job_ids: list[str]) -> list[str]:
+        """Take these jobs back where they have not started; returns the ids taken back."""
+        return []
 
     def _withdraw(self, key: PlayerKey, job_ids: list[str]) -> None:
         """The player was forgotten with these jobs in flight; drop them where that saves work."""
@@ -211,11 +225,6 @@ class ScheduledRecognition:
     def _job_abandoned(self, job_id: str, reason: str) -> None:
         DROPPED.inc(mode=self.mode, reason=reason)
         self._dispatch(self._scheduler.abandon(job_id, self._now()))
-        self._rearm()
-
-    def _job_shed(self, job_id: str) -> None:
-        DROPPED.inc(mode=self.mode, reason="overloaded")
-        self._dispatch(self._scheduler.shed(job_id, self._now()))
         self._rearm()
 
     def _rearm(self) -> None:

@@ -1,4 +1,4 @@
-"""MicroBatcher: batching, coalescing, backpressure and errors, with plain functions and the real model."""
+"""MicroBatcher: batching, order, withdrawal and errors, with plain functions and the real model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.batcher import BatcherClosed, BatchReport, MicroBatcher, Overloaded, Superseded
+from inference.batcher import BatcherClosed, BatchReport, MicroBatcher, Withdrawn
 from inference.recognizer import Recognizer
 
 
@@ -49,9 +49,9 @@ async def test_requests_are_grouped_up_to_max_batch() -> None:
     gate = Gate()
     gate.hold()
     batcher = await started(MicroBatcher(gate, max_batch=4, max_wait_ms=20))
-    blocker = asyncio.ensure_future(batcher.submit("warm", "warm"))
+    blocker = asyncio.ensure_future(batcher.submit("warm"))
     await gate.wait_entered()
-    results = [asyncio.ensure_future(batcher.submit(f"k{i}", f"r{i}")) for i in range(10)]
+    results = [asyncio.ensure_future(batcher.submit(f"r{i}")) for i in range(10)]
     await asyncio.sleep(0)
     gate.open.set()
     assert await asyncio.gather(*results) == [f"done:r{i}" for i in range(10)]
@@ -90,7 +90,7 @@ async def test_concurrent_batches_share_the_pending_work() -> None:
     with pytest.raises(ValueError):
         MicroBatcher(predict, concurrency=0)
     await batcher.start()
-    results = [batcher.enqueue(f"k{i}", f"r{i}") for i in range(10)]
+    results = [batcher.enqueue(f"r{i}") for i in range(10)]
     assert await asyncio.gather(*results) == [f"done:r{i}" for i in range(10)]
     assert running == [[f"r{i}" for i in range(5)], [f"r{i}" for i in range(5, 10)]]
     await batcher.aclose()
@@ -101,7 +101,7 @@ async def test_a_lone_request_waits_at_most_max_wait() -> None:
     gate = Gate()
     batcher = await started(MicroBatcher(gate, max_batch=64, max_wait_ms=30))
     started_at = time.monotonic()
-    assert await batcher.submit("a", "x") == "done:x"
+    assert await batcher.submit("x") == "done:x"
     elapsed = time.monotonic() - started_at
     assert 0.025 <= elapsed < 0.5
     await batcher.aclose()
@@ -112,80 +112,48 @@ async def test_a_full_batch_does_not_wait() -> None:
     gate = Gate()
     batcher = await started(MicroBatcher(gate, max_batch=3, max_wait_ms=5_000))
     started_at = time.monotonic()
-    results = await asyncio.gather(*(batcher.submit(i, f"r{i}") for i in range(3)))
+    results = await asyncio.gather(*(batcher.submit(f"r{i}") for i in range(3)))
     assert results == ["done:r0", "done:r1", "done:r2"]
     assert time.monotonic() - started_at < 1.0
     await batcher.aclose()
 
 
-async def test_newer_request_for_a_key_supersedes_the_queued_one() -> None:
-    """Only the newest drawing of a key runs; the older caller gets Superseded; its place in line is kept."""
+async def test_every_request_runs_none_refused_none_replaced() -> None:
+    """The batcher admits everything: many requests queued behind a busy batch all run, in order."""
     gate = Gate()
     gate.hold()
     batcher = await started(MicroBatcher(gate, max_batch=8, max_wait_ms=0))
-    blocker = asyncio.ensure_future(batcher.submit("busy", "b"))
+    blocker = asyncio.ensure_future(batcher.submit("busy"))
     await gate.wait_entered()
-    first = asyncio.ensure_future(batcher.submit("alice", "alice-v1"))
-    other = asyncio.ensure_future(batcher.submit("bob", "bob-v1"))
-    second = asyncio.ensure_future(batcher.submit("alice", "alice-v2"))
-    third = asyncio.ensure_future(batcher.submit("alice", "alice-v3"))
+    queued = [asyncio.ensure_future(batcher.submit(f"alice-v{i}")) for i in range(20)]
     await asyncio.sleep(0)
-    assert batcher.pending == 2
+    assert batcher.pending == 20
     gate.open.set()
-    with pytest.raises(Superseded):
-        await first
-    with pytest.raises(Superseded):
-        await second
-    assert await third == "done:alice-v3"
-    assert await other == "done:bob-v1"
+    assert await asyncio.gather(*queued) == [f"done:alice-v{i}" for i in range(20)]
     await blocker
-    assert gate.batches[1] == ["alice-v3", "bob-v1"]
-    assert batcher.stats.superseded == 2
+    assert gate.batches[1:] == [[f"alice-v{i}" for i in range(8 * n, min(20, 8 * n + 8))] for n in range(3)]
     await batcher.aclose()
 
 
-async def test_full_queue_refuses_ordinary_requests_but_never_deciding_ones() -> None:
-    """At max_pending an ordinary request gets Overloaded; a deciding one evicts the oldest ordinary one."""
+async def test_urgent_requests_run_first() -> None:
+    """Queued urgent requests jump the line; each lane keeps its own order."""
     gate = Gate()
     gate.hold()
-    batcher = await started(MicroBatcher(gate, max_batch=8, max_wait_ms=0, max_pending=2))
-    blocker = asyncio.ensure_future(batcher.submit("busy", "b"))
-    await gate.wait_entered()
-    oldest = asyncio.ensure_future(batcher.submit("a", "a1"))
-    kept = asyncio.ensure_future(batcher.submit("b", "b1"))
-    await asyncio.sleep(0)
-    with pytest.raises(Overloaded):
-        await batcher.submit("c", "c1")
-    deciding = [asyncio.ensure_future(batcher.submit(f"d{i}", f"d{i}", deciding=True)) for i in range(3)]
-    await asyncio.sleep(0)
-    gate.open.set()
-    with pytest.raises(Overloaded):
-        await oldest
-    with pytest.raises(Overloaded):
-        await kept  # the second deciding request evicted it too
-    assert await asyncio.gather(*deciding) == ["done:d0", "done:d1", "done:d2"]
-    await blocker
-    assert batcher.stats.overloaded == 3
-    await batcher.aclose()
-
-
-async def test_deciding_requests_run_first() -> None:
-    """Queued deciding requests jump the line; a key coalesced with a deciding request becomes deciding."""
-    gate = Gate()
-    gate.hold()
-    batcher = await started(MicroBatcher(gate, max_batch=8, max_wait_ms=0))
-    blocker = asyncio.ensure_future(batcher.submit("busy", "b"))
+    reports: list[BatchReport] = []
+    batcher = await started(MicroBatcher(gate, max_batch=8, max_wait_ms=0, on_batch=reports.append))
+    blocker = asyncio.ensure_future(batcher.submit("b"))
     await gate.wait_entered()
     futures = [
-        asyncio.ensure_future(batcher.submit("n1", "n1")),
-        asyncio.ensure_future(batcher.submit("n2", "n2")),
-        asyncio.ensure_future(batcher.submit("d1", "d1", deciding=True)),
-        asyncio.ensure_future(batcher.submit("n2", "n2-final", deciding=True)),
+        asyncio.ensure_future(batcher.submit("n1")),
+        asyncio.ensure_future(batcher.submit("n2")),
+        asyncio.ensure_future(batcher.submit("d1", urgent=True)),
+        asyncio.ensure_future(batcher.submit("d2", urgent=True)),
     ]
     await asyncio.sleep(0)
     gate.open.set()
-    await asyncio.gather(*futures, blocker, return_exceptions=True)
-    assert gate.batches[1] == ["d1", "n2-final", "n1"]
+    await asyncio.gather(*futures, blocker)
+    assert gate.batches[1] == ["d1", "d2", "n1", "n2"]
+    assert [report.deciding for report in reports] == [0, 2]
     await batcher.aclose()
 
 
@@ -203,9 +171,9 @@ async def test_predict_errors_reach_every_caller_and_the_loop_goes_on() -> None:
     reports: list[BatchReport] = []
     batcher = MicroBatcher(flaky, max_batch=4, max_wait_ms=10, on_batch=reports.append)
     await batcher.start()
-    outcomes = await asyncio.gather(*(batcher.submit(i, i) for i in range(2)), return_exceptions=True)
+    outcomes = await asyncio.gather(*(batcher.submit(i) for i in range(2)), return_exceptions=True)
     assert [type(outcome) for outcome in outcomes] == [RuntimeError, RuntimeError]
-    assert await batcher.submit("again", 21) == 42
+    assert await batcher.submit(21) == 42
     assert [report.failed for report in reports] == [True, False]
     await batcher.aclose()
 
@@ -215,7 +183,7 @@ async def test_wrong_number_of_results_is_an_error() -> None:
     batcher: MicroBatcher[int, int] = MicroBatcher(lambda requests: [], max_wait_ms=0)
     await batcher.start()
     with pytest.raises(ValueError, match="0 results for 1"):
-        await batcher.submit("k", 1)
+        await batcher.submit(1)
     await batcher.aclose()
 
 
@@ -236,7 +204,7 @@ async def test_the_event_loop_keeps_running_during_a_batch() -> None:
             ticks += 1
 
     ticking = asyncio.create_task(ticker())
-    assert await batcher.submit("k", 7) == 7
+    assert await batcher.submit(7) == 7
     ticking.cancel()
     assert ticks >= 15
     await batcher.aclose()
@@ -246,16 +214,16 @@ async def test_close_drains_or_refuses() -> None:
     """aclose() runs pending work by default; aclose(drain=False) fails it with BatcherClosed."""
     gate = Gate()
     batcher = await started(MicroBatcher(gate, max_wait_ms=50))
-    pending = asyncio.ensure_future(batcher.submit("a", "a"))
+    pending = asyncio.ensure_future(batcher.submit("a"))
     await asyncio.sleep(0)
     await batcher.aclose()
     assert await pending == "done:a"
     with pytest.raises(BatcherClosed):
-        await batcher.submit("b", "b")
+        await batcher.submit("b")
 
     gate = Gate()
     batcher = await started(MicroBatcher(gate, max_wait_ms=5_000))
-    pending = asyncio.ensure_future(batcher.submit("a", "a"))
+    pending = asyncio.ensure_future(batcher.submit("a"))
     await asyncio.sleep(0)
     await batcher.aclose(drain=False)
     with pytest.raises(BatcherClosed):
@@ -263,18 +231,22 @@ async def test_close_drains_or_refuses() -> None:
     assert gate.batches == []
 
 
-async def test_discard_drops_a_queued_request() -> None:
-    """discard(key) removes the queued request (the player left); its caller gets Superseded."""
+async def test_withdraw_takes_back_queued_requests() -> None:
+    """withdraw(match) takes back the queued requests it matches (their player left): Withdrawn."""
     gate = Gate()
     batcher = await started(MicroBatcher(gate, max_wait_ms=5_000))
-    pending = asyncio.ensure_future(batcher.submit("gone", "x"))
+    gone = [asyncio.ensure_future(batcher.submit("gone-1")), asyncio.ensure_future(batcher.submit("gone-2"))]
+    kept = asyncio.ensure_future(batcher.submit("kept"))
     await asyncio.sleep(0)
-    assert batcher.discard("gone") is True
-    assert batcher.discard("gone") is False
-    with pytest.raises(Superseded):
-        await pending
+    assert batcher.withdraw(lambda request: request.startswith("gone")) == 2
+    assert batcher.withdraw(lambda request: request.startswith("gone")) == 0
+    for future in gone:
+        with pytest.raises(Withdrawn):
+            await future
+    assert batcher.pending == 1 and batcher.stats.withdrawn == 2
     await batcher.aclose()
-    assert gate.batches == []
+    assert await kept == "done:kept"
+    assert gate.batches == [["kept"]]
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +275,7 @@ async def test_batched_output_equals_unbatched_output(
 
     batcher = MicroBatcher(predict, max_batch=8, max_wait_ms=20)
     await batcher.start()
-    batched = await asyncio.gather(*(batcher.submit(i, raster) for i, raster in enumerate(real_bitmaps)))
+    batched = await asyncio.gather(*(batcher.submit(raster) for raster in real_bitmaps))
     await batcher.aclose()
     assert max(batch_sizes) > 1
     one_by_one = [recognizer.predict_rasters(raster[None])[0] for raster in real_bitmaps]

@@ -304,3 +304,24 @@ async def test_word_packs_are_listed_and_a_room_plays_one(server: RunningServer)
     assert room["settings"]["words"] == [w["word"] for w in packs[other]["words"]]
     refused = await client.request({"type": "update_settings", "settings": {"pack": "nope"}}, "error")
     assert refused["code"] == "unknown_pack"
+
+
+async def test_practice_ids_of_different_players_do_not_collide(
+    server: RunningServer, apple: list[np.ndarray]
+) -> None:
+    """Two players practicing at once with the same request ids each get every guess they asked for."""
+    clients = [await TestClient.connect(server.url) for _ in range(2)]
+    for index, client in enumerate(clients):
+        await client.hello(f"solo{index}", canvas=[512, 512])
+    strokes = [[[float(x) * 2, float(y) * 2, 0.0] for x, y in stroke[:, :2]] for stroke in apple]
+    for attempt in range(3):
+        guesses = await asyncio.gather(
+            *(
+                client.request({"type": "recognize", "id": f"r{attempt}", "strokes": strokes}, "guess")
+                for client in clients
+            )
+        )
+        assert [guess["ref"] for guess in guesses] == [f"r{attempt}"] * 2
+        assert [guess["player_id"] for guess in guesses] == [client.player_id for client in clients]
+    for client in clients:
+        await client.close()
