@@ -424,9 +424,14 @@ async def test_results_reach_the_gateway_that_holds_the_player(
 ) -> None:
     """Two gateways share the jobs stream; each gets exactly its own players' results back."""
     stop = asyncio.Event()
+    # The Redis is shared with earlier tests, whose workers published another model's labels.
+    await redis_client.delete(LABELS_KEY)
     worker = asyncio.create_task(
         run_worker(redis_url, consumer_name="w1", recognizer=recognizer, stop_event=stop, max_wait_ms=2)
     )
+    async with asyncio.timeout(30):
+        while await redis_client.get(LABELS_KEY) is None:  # gateways learn the labels the worker publishes
+            await asyncio.sleep(0.05)
     collectors = {"gw-a": Collector(), "gw-b": Collector()}
     gateways = {
         gateway_id: StreamRecognition(
