@@ -764,6 +764,9 @@ def run(args: argparse.Namespace) -> int:
             "game": {
                 model: {room: s.to_dict() for room, s in rooms.items()} for model, rooms in game.items()
             },
+            "tradeoff_classic": {
+                model: [_tradeoff_point(s) for s in curve] for model, curve in tradeoff.items()
+            },
         }
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     if args.model_card:

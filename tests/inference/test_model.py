@@ -107,9 +107,11 @@ def test_load_refuses_a_bare_state_dict(seed_model_path: Path) -> None:
 
 
 def test_shipped_checkpoint_is_small_and_self_describing() -> None:
-    """The default checkpoint exists, is a few MB, knows the seed's 20 classes and carries its metrics."""
+    """The default checkpoint exists, is a few MB, knows every official word (the seed's 20 among them),
+    and carries its metrics and decision rule."""
     assert DEFAULT_CHECKPOINT.stat().st_size < 5_000_000
     checkpoint = Checkpoint.load(DEFAULT_CHECKPOINT)
-    assert checkpoint.labels == SEED_LABELS
+    assert len(checkpoint.labels) == 345 and set(SEED_LABELS) <= set(checkpoint.labels)
+    assert checkpoint.training["decision_sweep"]["chosen"]["threshold"] == checkpoint.decision.threshold
     assert checkpoint.raster.size == 28
     assert checkpoint.training and checkpoint.metrics
