@@ -588,12 +588,13 @@ def _end_round(state: RoomState, now: float) -> Outcome:
     results_until = now + state.settings.results_seconds
     state = replace(state, phase=Phase.ROUND_RESULTS, round_results_until=results_until)
     ended = RoundEnded(
-        current.number, current.word, _round_results(current), scoreboard(state), results_until
+        current.number, current.word, round_results(current), scoreboard(state), results_until
     )
     return state, [ended]
 
 
-def _round_results(current: RoundState) -> tuple[RoundResult, ...]:
+def round_results(current: RoundState) -> tuple[RoundResult, ...]:
+    """How every drawer of a round did: the recognized by rank, then the others in join order."""
     recognized = [r for r in current.recognitions if r.player_id in current.drawers]
     waiting = [d for d in current.drawers if current.recognition(d) is None]
     return (

@@ -9,6 +9,7 @@
     doodle-party data download   fetch the official Quick, Draw! files
     doodle-party data import-tfjs   import a TensorFlow.js model (the DoodleNet teacher)
     doodle-party archive ...     manage the archive of consented drawings
+    doodle-party contract    write docs/asyncapi.json, the protocol as an AsyncAPI document
 
 Subcommands that live in other modules expose ``configure_parser(parser)`` and ``run(args) -> int``;
 they are imported only when chosen, so ``serve`` does not pay for training code and vice versa.
@@ -35,6 +36,7 @@ DELEGATED = {
     "rule": ("inference.sweep", "choose a model's decision rule on replayed validation drawings"),
     "bots": ("server.bots", "load-test a server with bots that replay real drawings"),
     "archive": ("server.archive", "manage the archive of consented drawings"),
+    "contract": ("server.contract", "write (or --check) the AsyncAPI document of the wire protocol"),
 }
 DATA_COMMANDS = {
     "download": ("inference.download", "download official Quick, Draw! files"),

@@ -17,12 +17,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import msgpack
 
 from game import rules
-from game.errors import DoodleError
+from game.errors import DoodleError, InvalidName
 from game.events import (
     BackToLobby,
     Event,
@@ -37,23 +37,28 @@ from game.events import (
     PlayerScore,
     RoomClosed,
     RoundEnded,
+    RoundResult,
     RoundStarted,
     SettingsChanged,
 )
-from game.state import RoomState, RoundState
+from game.state import Phase, RoomState, RoundState
+from server import message_types as shapes
+from server.message_types import (
+    MAX_CANVAS_SIDE,
+    MAX_ID_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_POINT_TIME_MS,
+    MAX_POINTS_PER_DRAWING,
+    MAX_POINTS_PER_MESSAGE,
+    MAX_STROKES_PER_DRAWING,
+)
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION: Final = 1
 
-# Limits that keep one client from hurting others. The gateway enforces frame size and rate; these
-# bound what one parsed message may hold.
-MAX_NAME_LENGTH = 24
-MAX_POINTS_PER_MESSAGE = 512
-MAX_STROKES_PER_DRAWING = rules.MAX_STROKES_PER_DRAWING
-MAX_POINTS_PER_DRAWING = rules.MAX_POINTS_PER_DRAWING
-MAX_CANVAS_SIDE = 10_000
+# The limits on what one parsed message may hold live in message_types.py (the schemas state them);
+# the gateway enforces frame size and rate.
 # Points may overshoot the canvas a little (a finger sliding off the edge); beyond this they are refused.
 CANVAS_MARGIN = 0.05
-MAX_ID_LENGTH = 64
 # No client message nests deeper than 4 (recognize: map > strokes > stroke > point); deeper input is
 # refused before anything walks it, since json and msgpack decoders recurse once per level.
 MAX_NESTING = 8
@@ -69,6 +74,58 @@ class CloseCode(IntEnum):
     INTERNAL_ERROR = 1011
     SESSION_REPLACED = 4000  # the same player connected again elsewhere (resume on another socket)
     HELLO_TIMEOUT = 4001  # no hello within the handshake window
+
+
+# What each close code means and what a client should do: the AsyncAPI document and the docs say this.
+CLOSE_CODE_ADVICE: dict[CloseCode, str] = {
+    CloseCode.NORMAL: "normal close; a room seat is still held for 30 s (send leave_room to give it up)",
+    CloseCode.GOING_AWAY: "the server is shutting down: reconnect and hello with resume",
+    CloseCode.POLICY_VIOLATION: "flooding, too many bad messages, or too slow to read: fix the client",
+    CloseCode.MESSAGE_TOO_BIG: "a frame over the size limit (64 KiB): send smaller batches",
+    CloseCode.INTERNAL_ERROR: (
+        "a server bug, or no answer to the server's keep-alive ping: reconnect and resume"
+    ),
+    CloseCode.SESSION_REPLACED: (
+        "the same player connected on a newer socket: stop reconnecting from this one"
+    ),
+    CloseCode.HELLO_TIMEOUT: "no hello within 10 s: reconnect and send hello first",
+}
+
+# The error codes each client message can get besides the ones any message can get (bad_message,
+# rate_limited, hello_first before hello, conflict when a room is too busy). docs/protocol.md lists
+# the same per message (a test compares them).
+ERRORS_BY_MESSAGE: dict[str, tuple[str, ...]] = {
+    "hello": ("invalid_name", "invalid_token"),
+    "create_room": ("already_in_room", "invalid_settings", "unknown_word", "invalid_name"),
+    "join_room": (
+        "already_in_room",
+        "invalid_room_code",
+        "room_not_found",
+        "rate_limited",
+        "kicked",
+        "room_full",
+        "spectators_full",
+        "name_taken",
+        "invalid_name",
+    ),
+    "leave_room": ("not_in_room",),
+    "start_game": ("not_in_room", "not_host", "wrong_phase", "not_enough_players"),
+    "update_settings": ("not_in_room", "not_host", "wrong_phase", "invalid_settings", "unknown_word"),
+    "kick": ("not_in_room", "not_host", "cannot_kick_self"),
+    "rematch": ("not_in_room", "not_host", "wrong_phase"),
+    "stroke": (
+        "not_in_room",
+        "wrong_phase",
+        "not_your_turn",
+        "not_a_player",
+        "round_over",
+        "out_of_canvas",
+        "drawing_too_large",
+    ),
+    "recognize": ("out_of_canvas",),
+    "forget_me": ("archive_busy", "archive_unavailable"),
+    "ping": (),
+}
 
 
 class BadMessage(DoodleError):
@@ -343,8 +400,8 @@ def _points(
         t = float(point[2]) if len(point) == 3 else 0.0
         if not (low_x <= x <= high_x and low_y <= y <= high_y):
             raise OutOfCanvas(f"point ({x:g}, {y:g}) lies outside the canvas")
-        if not 0 <= t <= 3_600_000:
-            raise _field_error(kind, "points", "points whose t is 0..3600000 ms")
+        if not 0 <= t <= MAX_POINT_TIME_MS:
+            raise _field_error(kind, "points", f"points whose t is 0..{MAX_POINT_TIME_MS} ms")
         points.append((x, y, t))
     return tuple(points)
 
@@ -367,6 +424,10 @@ def _parse_hello(data: Mapping[str, Any], ref: str | None, _canvas_: Any) -> Hel
     consent = data.get("consent", {})
     if not isinstance(consent, dict) or not isinstance(consent.get("archive", False), bool):
         raise _field_error("hello", "consent", 'a map like {"archive": true}')
+    name = data.get("name")
+    if isinstance(name, str) and (not name.strip() or len(name) > MAX_NAME_LENGTH):
+        # A well-formed but unusable name is the person's mistake, not the program's: say so.
+        raise InvalidName(f"a name has 1 to {MAX_NAME_LENGTH} characters and is not blank")
     return Hello(
         name=_string(data, "hello", "name", max_length=MAX_NAME_LENGTH),
         canvas=_canvas(data.get("canvas")),
@@ -434,7 +495,7 @@ BEFORE_HELLO = (Hello, Ping, ListPacks)
 
 
 # ---------------------------------------------------------------------------------------------------
-# Server -> client
+# Server -> client (shapes in message_types.py; mypy checks each builder against its type)
 
 
 class WireFrame:
@@ -492,7 +553,9 @@ def encode(message: Mapping[str, Any], encoding: Encoding) -> str | bytes:
     return WireFrame(message).encoded(encoding)
 
 
-def welcome_message(player_id: str, token: str, server_time_ms: int, *, resumed: bool) -> dict[str, Any]:
+def welcome_message(
+    player_id: str, token: str, server_time_ms: int, *, resumed: bool
+) -> shapes.WelcomeMessage:
     return {
         "type": "welcome",
         "player_id": player_id,
@@ -503,18 +566,29 @@ def welcome_message(player_id: str, token: str, server_time_ms: int, *, resumed:
     }
 
 
-def error_message(code: str, message: str, ref: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"type": "error", "code": code, "message": message}
+def error_message(code: str, message: str, ref: str | None = None) -> shapes.ErrorMessage:
+    error: shapes.ErrorMessage = {"type": "error", "code": code, "message": message}
     if ref is not None:
         error["ref"] = ref
     return error
 
 
-def pong_message(server_time_ms: int, ref: str | None) -> dict[str, Any]:
-    pong: dict[str, Any] = {"type": "pong", "server_time": server_time_ms}
+def pong_message(server_time_ms: int, ref: str | None) -> shapes.PongMessage:
+    pong: shapes.PongMessage = {"type": "pong", "server_time": server_time_ms}
     if ref is not None:
         pong["ref"] = ref
     return pong
+
+
+def left_room_message(code: str, reason: str) -> shapes.LeftRoomMessage:
+    return {"type": "left_room", "code": code, "reason": reason}  # type: ignore[typeddict-item]
+
+
+def forgotten_message(drawings_removed: int, ref: str | None) -> shapes.ForgottenMessage:
+    forgotten: shapes.ForgottenMessage = {"type": "forgotten", "drawings_removed": drawings_removed}
+    if ref is not None:
+        forgotten["ref"] = ref
+    return forgotten
 
 
 def stroke_relay_message(
@@ -525,8 +599,8 @@ def stroke_relay_message(
     points: list[list[float]],
     end: bool,
     canvas: list[float] | None,
-) -> dict[str, Any]:
-    message = {
+) -> shapes.StrokeRelayMessage:
+    message: shapes.StrokeRelayMessage = {
         "type": "stroke",
         "player_id": player_id,
         "game": game_number,
@@ -546,8 +620,8 @@ def left_room_message(code: str, reason: str) -> dict[str, Any]:
 
 def guess_message(
     player_id: str, guesses: list[tuple[str, float]], round_number: int | None = None, ref: str | None = None
-) -> dict[str, Any]:
-    message: dict[str, Any] = {
+) -> shapes.GuessMessage:
+    message: shapes.GuessMessage = {
         "type": "guess",
         "player_id": player_id,
         "guesses": [{"word": word, "score": round(score, 4)} for word, score in guesses],
@@ -572,7 +646,7 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def _scores(state: RoomState, scores: Sequence[PlayerScore]) -> list[dict[str, Any]]:
+def _scores(state: RoomState, scores: Sequence[PlayerScore]) -> list[shapes.ScoreLine]:
     names = {player.player_id: player.name for player in state.players}
     return [
         {"player_id": line.player_id, "name": names.get(line.player_id, ""), "score": line.score}
@@ -580,7 +654,7 @@ def _scores(state: RoomState, scores: Sequence[PlayerScore]) -> list[dict[str, A
     ]
 
 
-def _round(current: RoundState) -> dict[str, Any]:
+def _round(current: RoundState) -> shapes.RoundInfo:
     return {
         "round": current.number,
         "word": current.word,
@@ -595,16 +669,34 @@ def _round(current: RoundState) -> dict[str, Any]:
     }
 
 
+def _results(results: Sequence[RoundResult]) -> list[shapes.RoundResult]:
+    return [
+        {
+            "player_id": r.player_id,
+            "recognized": r.recognized,
+            "rank": r.rank,
+            "elapsed_ms": r.elapsed_ms,
+            "points": r.points,
+        }
+        for r in results
+    ]
+
+
 def room_message(
     state: RoomState, viewer_id: str | None, role: str, server_time_ms: int, strokes: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """The ``room`` snapshot: everything a client needs to redraw the room from scratch."""
+) -> shapes.RoomMessage:
+    """The ``room`` snapshot: everything a client needs to redraw the room from scratch.
+
+    In ``round_results`` it also carries what ``round_ended`` said (results, when the next round
+    comes), so a client that resumes during the pause can show the same screen as everyone else.
+    """
+    showing_results = state.phase is Phase.ROUND_RESULTS and state.round is not None
     return {
         "type": "room",
         "code": state.code,
-        "host": state.host,
-        "phase": state.phase.value,
-        "settings": state.settings.to_dict(),
+        "host": state.host or "",
+        "phase": state.phase.value,  # type: ignore[typeddict-item]
+        "settings": state.settings.to_dict(),  # type: ignore[typeddict-item]
         "players": [
             {"player_id": p.player_id, "name": p.name, "score": p.score, "connected": p.connected}
             for p in state.players
@@ -614,22 +706,41 @@ def room_message(
         ],
         "round": _round(state.round) if state.round is not None else None,
         "rounds_total": state.settings.rounds,
-        "you": {"player_id": viewer_id, "role": role},
-        "strokes": strokes,
+        "game": state.game_number,
+        "next_at": (
+            _ms(state.round_results_until)
+            if showing_results and state.round_results_until is not None
+            else None
+        ),
+        "results": (
+            _results(rules.round_results(state.round))
+            if showing_results and state.round is not None
+            else None
+        ),
+        "you": {"player_id": viewer_id or "", "role": role},  # type: ignore[typeddict-item]
+        "strokes": strokes,  # type: ignore[typeddict-item]
         "server_time": server_time_ms,
     }
 
 
-def render_event(event: Event, state: RoomState) -> list[tuple[Audience, dict[str, Any]]]:
+def render_event(event: Event, state: RoomState) -> list[tuple[Audience, shapes.ServerMessage]]:
     """The wire messages (with audiences) that announce one game event; [] for internal ones."""
     match event:
         case PlayerJoined():
-            message = {"type": "player_joined", "player_id": event.player_id, "name": event.name}
-            return [(["all_except", event.player_id], {**message, "role": event.role.value})]
+            joined: shapes.PlayerJoinedMessage = {
+                "type": "player_joined",
+                "player_id": event.player_id,
+                "name": event.name,
+                "role": event.role.value,
+            }
+            return [(["all_except", event.player_id], joined)]
         case PlayerLeft():
-            return [
-                (ALL, {"type": "player_left", "player_id": event.player_id, "reason": event.reason.value})
-            ]
+            left: shapes.PlayerLeftMessage = {
+                "type": "player_left",
+                "player_id": event.player_id,
+                "reason": event.reason.value,
+            }
+            return [(ALL, left)]
         case PlayerDisconnected():
             return [(ALL, {"type": "player_disconnected", "player_id": event.player_id})]
         case PlayerReconnected():
@@ -637,64 +748,43 @@ def render_event(event: Event, state: RoomState) -> list[tuple[Audience, dict[st
         case HostChanged():
             return [(ALL, {"type": "host_changed", "host": event.host})]
         case SettingsChanged():
-            return [(ALL, {"type": "settings_changed", "settings": event.settings.to_dict()})]
+            settings = event.settings.to_dict()
+            return [(ALL, {"type": "settings_changed", "settings": settings})]  # type: ignore[typeddict-item]
         case GameStarted():
             return [(ALL, {"type": "game_started", "rounds": event.rounds, "game": event.game_number})]
         case RoundStarted():
-            return [
-                (
-                    ALL,
-                    {
-                        "type": "round_started",
-                        "game": state.game_number,
-                        "round": event.round,
-                        "word": event.word,
-                        "duration_ms": event.duration_ms,
-                        "started_at": _ms(event.started_at),
-                        "ends_at": _ms(event.ends_at),
-                        "drawers": list(event.drawers),
-                    },
-                )
-            ]
+            started: shapes.RoundStartedMessage = {
+                "type": "round_started",
+                "game": state.game_number,
+                "round": event.round,
+                "word": event.word,
+                "duration_ms": event.duration_ms,
+                "started_at": _ms(event.started_at),
+                "ends_at": _ms(event.ends_at),
+                "drawers": list(event.drawers),
+            }
+            return [(ALL, started)]
         case PlayerRecognized():
-            return [
-                (
-                    ALL,
-                    {
-                        "type": "recognized",
-                        "player_id": event.player_id,
-                        "word": event.word,
-                        "rank": event.rank,
-                        "elapsed_ms": event.elapsed_ms,
-                        "points": event.points,
-                        "score": event.score,
-                    },
-                )
-            ]
+            recognized: shapes.RecognizedMessage = {
+                "type": "recognized",
+                "player_id": event.player_id,
+                "word": event.word,
+                "rank": event.rank,
+                "elapsed_ms": event.elapsed_ms,
+                "points": event.points,
+                "score": event.score,
+            }
+            return [(ALL, recognized)]
         case RoundEnded():
-            results = [
-                {
-                    "player_id": r.player_id,
-                    "recognized": r.recognized,
-                    "rank": r.rank,
-                    "elapsed_ms": r.elapsed_ms,
-                    "points": r.points,
-                }
-                for r in event.results
-            ]
-            return [
-                (
-                    ALL,
-                    {
-                        "type": "round_ended",
-                        "round": event.round,
-                        "word": event.word,
-                        "results": results,
-                        "scores": _scores(state, event.scores),
-                        "next_at": _ms(event.results_until),
-                    },
-                )
-            ]
+            ended: shapes.RoundEndedMessage = {
+                "type": "round_ended",
+                "round": event.round,
+                "word": event.word,
+                "results": _results(event.results),
+                "scores": _scores(state, event.scores),
+                "next_at": _ms(event.results_until),
+            }
+            return [(ALL, ended)]
         case GameOver():
             return [(ALL, {"type": "game_over", "scores": _scores(state, event.scores)})]
         case BackToLobby():

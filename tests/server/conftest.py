@@ -13,6 +13,16 @@ import redis.asyncio as aioredis
 from inference.formats import read_ndjson
 from inference.recognizer import Recognizer
 from server.redis_embedded import EmbeddedRedis
+from tests.wire_contract import RECEIVED, VIOLATIONS
+
+
+@pytest.fixture(autouse=True)
+def frames_follow_the_contract() -> Iterator[None]:
+    """Fail a test if any frame the server sent it breaks docs/asyncapi.json."""
+    RECEIVED.clear()
+    VIOLATIONS.clear()
+    yield
+    assert not VIOLATIONS, f"{len(VIOLATIONS)} of {len(RECEIVED)} frames break the contract: {VIOLATIONS[:5]}"
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.wire_contract import check_received
+
 
 class TestClient:
     """Collects every message the server sends; tests wait for the ones they expect."""
@@ -38,6 +40,7 @@ class TestClient:
             async for frame in self.ws:
                 self.frame_kinds.add(type(frame))
                 message = json.loads(frame) if isinstance(frame, str) else msgpack.unpackb(frame, raw=False)
+                check_received(message)  # every frame the server sends is held to docs/asyncapi.json
                 async with self._arrived:
                     self.inbox.append(message)
                     self._arrived.notify_all()
