@@ -325,3 +325,55 @@ async def test_practice_ids_of_different_players_do_not_collide(
         assert [guess["player_id"] for guess in guesses] == [client.player_id for client in clients]
     for client in clients:
         await client.close()
+
+
+async def test_snapshot_during_results_carries_game_results_and_next_round(server: RunningServer) -> None:
+    """A player resuming in the results pause gets the game number, the round's results and next_at."""
+    (host, player), _, _code = await _room_with(
+        server, 2, words=["apple", "cloud"], rounds=2, round_seconds=5, results_seconds=5
+    )
+    lobby = host.of_type("room")[0]
+    assert lobby["game"] == 0 and lobby["next_at"] is None and lobby["results"] is None
+    await host.send({"type": "start_game"})
+    await player.wait_for("round_started")
+    ended = await player.wait_for("round_ended", timeout=10)
+    token = player.token
+    await player.close()  # a close with 1000: the seat is still held
+    again = await TestClient.connect(server.url)
+    await again.hello("player0", resume=token)
+    snapshot = await again.wait_for("room")
+    assert snapshot["phase"] == "round_results"
+    assert snapshot["game"] == 1
+    assert snapshot["next_at"] == ended["next_at"]
+    assert snapshot["results"] == ended["results"]
+    assert snapshot["round"]["round"] == 1
+    await again.close()
+    await host.close()
+
+
+async def test_resent_stroke_batch_is_taken_once(server: RunningServer) -> None:
+    """A batch sent twice (a client unsure whether it arrived before a drop) is stored and relayed once."""
+    (host, player), _, _code = await _room_with(server, 2, words=["apple"], rounds=1, round_seconds=20)
+    await host.send({"type": "start_game"})
+    await player.wait_for("round_started")
+    batch = {"type": "stroke", "round": 1, "stroke": 0, "points": [[10, 10, 0], [20, 25, 16]], "end": False}
+    await player.send(batch)
+    await host.wait_for("stroke")
+    token = player.token
+    await player.close()
+    again = await TestClient.connect(server.url)
+    await again.hello("player0", resume=token, canvas=[256, 256])
+    first = await again.wait_for("room")
+    assert [s["points"] for s in first["strokes"] if s["player_id"] == again.player_id] == [batch["points"]]
+    await again.send(batch)  # the resend: accepted without an error, and not stored again
+    follow_up = {**batch, "points": [[30, 40, 33]], "end": True}
+    await again.send(follow_up)
+    await host.wait_for(lambda m: m["type"] == "stroke" and m["end"] is True)
+    assert len(host.of_type("stroke")) == 2
+    assert again.of_type("error") == []
+    late = await TestClient.connect(server.url)
+    await late.hello("late")
+    snapshot = await late.request({"type": "join_room", "code": first["code"], "role": "spectator"}, "room")
+    assert [s["points"] for s in snapshot["strokes"]] == [batch["points"], follow_up["points"]]
+    for client in (again, host, late):
+        await client.close()
