@@ -38,7 +38,14 @@ unit: $(STAMP)
 	bash scripts/install-browser.sh
 	$(BIN)/pytest -q
 
-test: lint typecheck deploy-check unit
+# The JavaScript client (clients/js): its lockfile's packages, then its tests against a real server,
+# the AsyncAPI parser on docs/asyncapi.json, and the generated types and static copy being current.
+.PHONY: js
+js: $(STAMP)
+	cd clients/js && npm ci --no-audit --no-fund --loglevel=error
+	cd clients/js && npm test
+
+test: lint typecheck deploy-check unit js
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

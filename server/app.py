@@ -29,6 +29,7 @@ from server.clock import Clock
 from server.config import Settings
 from server.gateway import Gateway
 from server.http import make_process_request
+from server.messages import KEEPALIVE_PING_INTERVAL_S, KEEPALIVE_PING_TIMEOUT_S
 from server.metrics import exposition, with_process_metrics
 from server.recognition import (
     LocalRecognition,
@@ -229,8 +230,9 @@ async def running_server(settings: Settings, clock: Clock | None = None) -> Asyn
                 origins=[*map(Origin, settings.allowed_origins), None] if settings.allowed_origins else None,
                 # Per-message deflate costs ~50 KB per connection; our frames are small and mostly numbers.
                 compression=None,
-                ping_interval=20,
-                ping_timeout=20,
+                # Stated to clients in docs/asyncapi.json (info.x-limits) and docs/protocol.md.
+                ping_interval=KEEPALIVE_PING_INTERVAL_S,
+                ping_timeout=KEEPALIVE_PING_TIMEOUT_S,
                 # A connection that never finishes its handshake is dropped soon, and does not hold up
                 # shutdown (browsers keep idle pre-connected sockets open).
                 open_timeout=3,

@@ -60,6 +60,25 @@ def error_codes() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def connection_limits() -> dict[str, int]:
+    """Per-connection limits and timings a client must respect (defaults; operators can change them)."""
+    from game.rules import RESUME_SECONDS
+    from server.config import Settings
+    from server.messages import KEEPALIVE_PING_INTERVAL_S, KEEPALIVE_PING_TIMEOUT_S
+
+    settings = Settings()
+    return {
+        "max_frame_bytes": settings.max_message_bytes,
+        "messages_per_second": int(settings.messages_per_second),
+        "message_burst": settings.message_burst,
+        "max_bad_messages": settings.max_bad_messages,
+        "hello_within_ms": int(settings.hello_timeout_seconds * 1000),
+        "seat_held_ms": RESUME_SECONDS * 1000,
+        "server_ping_interval_ms": KEEPALIVE_PING_INTERVAL_S * 1000,
+        "server_ping_timeout_ms": KEEPALIVE_PING_TIMEOUT_S * 1000,
+    }
+
+
 class SchemaBuilder:
     """Turns the typed dicts and aliases of ``message_types`` into JSON Schemas (draft 7 keywords)."""
 
@@ -143,8 +162,7 @@ class SchemaBuilder:
             return {
                 "type": "string",
                 "enum": list(codes),
-                "description": "Programs switch on the code. "
-                + "; ".join(f"`{c}`: {m}" for c, m in codes.items()),
+                "description": "A wire error code; programs switch on it (meanings: x-enum-descriptions).",
                 "x-enum-descriptions": codes,
             }
         schema = dict(self.schema(base))
@@ -225,6 +243,7 @@ def document() -> dict[str, Any]:
                 "`rate_limited` and (before `hello`) `hello_first`."
             ),
             "license": {"name": "MIT"},
+            "x-limits": connection_limits(),
         },
         "defaultContentType": "application/json",
         "servers": {

@@ -64,6 +64,11 @@ CANVAS_MARGIN = 0.05
 MAX_NESTING = 8
 
 
+# The server's WebSocket keep-alive: a ping frame this often, and a close (1011) if no pong this soon.
+KEEPALIVE_PING_INTERVAL_S: Final = 20
+KEEPALIVE_PING_TIMEOUT_S: Final = 20
+
+
 class CloseCode(IntEnum):
     """WebSocket close codes the server uses (4000-4999 are application codes)."""
 
