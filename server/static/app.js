@@ -5,8 +5,9 @@
 // from it. The `room` snapshot is the whole truth, so every (re)connection starts from one. Names and
 // words are user content and only ever reach the page through textContent.
 
-import * as protocol from "./protocol.js";
-import { GameConnection } from "./connection.js";
+// The protocol layer is the doodle-party-client package (clients/js), served as built ES modules.
+import * as protocol from "./client/index.js";
+import { DoodlePartyClient, storageTokenStore } from "./client/index.js";
 import { Drawing, DrawingPad, DrawingView, SPACE, StrokeStreamer, fitDrawing } from "./draw.js";
 import { bestGrid } from "./layout.js";
 import { renderWordPacks, roomPack, sortedWords } from "./words.js";
@@ -103,12 +104,20 @@ const app = {
 const params = new URLSearchParams(location.search);
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
 
-const connection = new GameConnection({
+// The resume token lives in sessionStorage: it survives a reload of this tab, and two tabs of one
+// browser stay two players (one shared token would make them push each other off with close 4000).
+const connection = new DoodlePartyClient({
   url: wsUrl,
   canvas: [SPACE, SPACE],
-  onMessage: (message) => handle(message),
-  onStatus: (status) => connectionStatus(status),
+  tokenStore: storageTokenStore(window.sessionStorage),
+  // The seat window may start only when a server is back to take the resume (a killed gateway's
+  // members are marked disconnected by whoever sweeps them), so a page keeps trying at least every
+  // 3 s after the first 30 s too: a player is back within seconds of the server.
+  backoff: { laterDelayMaxMs: 3_000 },
 });
+connection.on("message", (message) => handle(message));
+connection.on("status", (status) => connectionStatus(status));
+window.addEventListener("online", () => connection.retryNow());
 
 function request(kind, build) {
   app.requestCounter += 1;
@@ -136,8 +145,22 @@ function roomFromSnapshot(message) {
     guesses: new Map(), // player_id -> [{word, score}]
     results: null, // the last round_ended
     finalScores: null,
-    nextAt: null,
+    nextAt: message.next_at,
   };
+  if (message.phase === "round_results" && message.results && message.round) {
+    // Resumed during the results pause: the snapshot carries what round_ended said.
+    const scores = [...message.players]
+      .sort((a, b) => b.score - a.score)
+      .map(({ player_id, name, score }) => ({ player_id, name, score }));
+    room.results = {
+      type: "round_ended",
+      round: message.round.round,
+      word: message.round.word,
+      results: message.results,
+      scores,
+      next_at: message.next_at,
+    };
+  }
   for (const entry of message.strokes || []) {
     const drawing = drawingOf(room, entry.player_id);
     drawing.add(entry.stroke, entry.points);

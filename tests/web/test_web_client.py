@@ -10,6 +10,7 @@ import pytest
 
 from inference.formats import DrawingRecord
 from tests.web.conftest import LiveServer, Page
+from tests.wire_contract import contract_errors
 
 # Records the JSON frames the page sends, so tests can check them against docs/protocol.md.
 SPY_ON_SOCKET = """
@@ -42,7 +43,8 @@ def test_gateway_serves_the_client(live_server: LiveServer) -> None:
         ("", "text/html"),
         ("?spectate=ABCDE", "text/html"),
         ("app.js", "text/javascript"),
-        ("protocol.js", "text/javascript"),
+        ("client/index.js", "text/javascript"),
+        ("client/client.js", "text/javascript"),
         ("style.css", "text/css"),
         ("favicon.svg", "image/svg+xml"),
     ):
@@ -102,6 +104,7 @@ def test_a_round_is_played_watched_and_resumed(
     )
 
     frames = [frame for _, frame in player.js("return window.sentFrames")]
+    assert [error for frame in frames for error in contract_errors(frame, "client")] == []
     strokes = [frame for frame in frames if frame["type"] == "stroke"]
     assert strokes, "the drawing was streamed"
     assert {frame["round"] for frame in strokes} == {1}
