@@ -587,9 +587,7 @@ def _end_round(state: RoomState, now: float) -> Outcome:
     current = _round_of(state)
     results_until = now + state.settings.results_seconds
     state = replace(state, phase=Phase.ROUND_RESULTS, round_results_until=results_until)
-    ended = RoundEnded(
-        current.number, current.word, round_results(current), scoreboard(state), results_until
-    )
+    ended = RoundEnded(current.number, current.word, round_results(current), scoreboard(state), results_until)
     return state, [ended]
 
 

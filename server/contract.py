@@ -36,6 +36,7 @@ REPLIES: Mapping[str, str] = {
     "leave_room": "left_room",
     "recognize": "guess",
     "forget_me": "forgotten",
+    "list_packs": "packs",
     "ping": "pong",
 }
 
@@ -240,7 +241,7 @@ def document() -> dict[str, Any]:
                 "Generated from server/message_types.py by `doodle-party contract`; prose, limits and "
                 "examples in docs/protocol.md. Close codes: components.schemas.CloseCode. Each receive "
                 "operation lists its error codes in `x-errors`; any message may also get `bad_message`, "
-                "`rate_limited` and (before `hello`) `hello_first`."
+                "`rate_limited` and (before `hello`, except for `ping` and `list_packs`) `hello_first`."
             ),
             "license": {"name": "MIT"},
             "x-limits": connection_limits(),

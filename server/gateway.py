@@ -19,7 +19,7 @@ import contextlib
 import random
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,7 +141,7 @@ class Client:
     def player_id(self) -> str | None:
         return self.session.player_id if self.session else None
 
-    def send(self, frame: wire.WireFrame | dict[str, Any]) -> None:
+    def send(self, frame: wire.WireFrame | Mapping[str, Any]) -> None:
         """Queue a frame without waiting; a client too slow to drain its queue is disconnected."""
         if not isinstance(frame, wire.WireFrame):
             frame = wire.WireFrame(frame)
@@ -822,7 +822,8 @@ class Gateway:
         canvas = list(client.canvas) if client.canvas is not None else None
         now = self.clock.now()
         entry = StrokeEntry(player_id, batch.stroke, points, batch.end, canvas)
-        await self.store.append_stroke(code, game, batch.round, entry, now)
+        if await self.store.append_stroke(code, game, batch.round, entry, now) == 0:
+            return  # a resent batch the server already has: relayed and recognized once already
         _strokes_in.inc()
         strokes = self.drawings.add(player_id, (game, batch.round), batch.stroke, batch.points)
         current = state.round if state is not None else None
@@ -905,9 +906,7 @@ class Gateway:
 
     async def _forget_me(self, client: Client, message: wire.ForgetMe) -> None:
         removed = await forget_player(self.settings, self.redis, self._me(client))
-        client.send(
-            {"type": "forgotten", "drawings_removed": removed, **({"ref": message.id} if message.id else {})}
-        )
+        client.send(wire.forgotten_message(removed, message.id))
 
     # ------------------------------------------------------------------ snapshots
 

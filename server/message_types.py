@@ -115,6 +115,7 @@ _SETTING_MEANINGS = {
     "archive": "Keep consented players' drawings (docs/privacy.md).",
     "results_seconds": "Pause on a round's results before the next round.",
     "max_spectators": "Spectator seats.",
+    "pack": "A word pack's name from `list_packs`: the room plays its words (not with `words`).",
 }
 
 
@@ -125,6 +126,8 @@ def _setting(name: str) -> Rule:
     if name in game_settings.INT_BOUNDS:
         low, high = game_settings.INT_BOUNDS[name]
         return Rule(minimum=low, maximum=high, default=default, description=description)
+    if name == "pack":  # the default is resolved by the server (its default pack), not a constant
+        return Rule(description=description)
     return Rule(default=default, description=description)
 
 
@@ -142,6 +145,7 @@ class SettingsUpdate(TypedDict, total=False):
     round_seconds: Annotated[int, _setting("round_seconds")]
     max_players: Annotated[int, _setting("max_players")]
     words: Annotated[list[str], _WORDS]
+    pack: Annotated[str, _setting("pack")]
     show_drawings: Annotated[bool, _setting("show_drawings")]
     archive: Annotated[bool, _setting("archive")]
     results_seconds: Annotated[int, _setting("results_seconds")]
@@ -155,6 +159,7 @@ class RoomSettings(TypedDict):
     round_seconds: Annotated[int, _setting("round_seconds")]
     max_players: Annotated[int, _setting("max_players")]
     words: Annotated[list[str], _WORDS]
+    pack: Annotated[str, _setting("pack")]
     show_drawings: Annotated[bool, _setting("show_drawings")]
     archive: Annotated[bool, _setting("archive")]
     results_seconds: Annotated[int, _setting("results_seconds")]
@@ -361,6 +366,13 @@ class ForgetMeMessage(TypedDict):
     id: NotRequired[MessageId]
 
 
+class ListPacksMessage(TypedDict):
+    """Ask for the word packs on offer; answered by `packs`. Allowed before `hello`."""
+
+    type: Literal["list_packs"]
+    id: NotRequired[MessageId]
+
+
 class PingMessage(TypedDict):
     """Ask for the server's time (clock offset, liveness); answered by `pong`."""
 
@@ -470,6 +482,40 @@ class StrokeRelayMessage(TypedDict):
     points: list[Point]
     end: bool
     canvas: NotRequired[Annotated[Canvas, Rule(description="The drawer's canvas from `hello`, if declared.")]]
+
+
+Difficulty = Annotated[
+    Literal["easy", "medium", "hard", "left_out", "unrated"],
+    Named("Difficulty"),
+    Rule(description="How often and how fast the model recognizes a word, measured by replaying drawings."),
+]
+
+
+class PackWord(TypedDict):
+    """One word of a pack, with its measured difficulty."""
+
+    word: str
+    difficulty: Difficulty
+
+
+class PackInfo(TypedDict):
+    """A word pack: a theme's words the model recognizes well enough to play."""
+
+    name: Annotated[str, Rule(description="What `create_room`'s `pack` setting takes.")]
+    title: str
+    words: list[PackWord]
+    left_out: Annotated[
+        list[str], Rule(description="Words of the theme left out: recognized too rarely or too slowly.")
+    ]
+
+
+class PacksMessage(TypedDict):
+    """The answer to `list_packs`: every word pack this server offers."""
+
+    type: Literal["packs"]
+    default: Annotated[str | None, Rule(description="The pack a room plays when `create_room` names none.")]
+    packs: list[PackInfo]
+    ref: NotRequired[Ref]
 
 
 class PlayerJoinedMessage(TypedDict):
@@ -608,6 +654,7 @@ CLIENT_MESSAGES: tuple[type, ...] = (
     StrokeMessage,
     RecognizeMessage,
     ForgetMeMessage,
+    ListPacksMessage,
     PingMessage,
 )
 
@@ -616,6 +663,7 @@ SERVER_MESSAGES: tuple[type, ...] = (
     RoomMessage,
     ErrorMessage,
     PongMessage,
+    PacksMessage,
     GuessMessage,
     StrokeRelayMessage,
     PlayerJoinedMessage,
@@ -640,6 +688,7 @@ ServerMessage = (
     | RoomMessage
     | ErrorMessage
     | PongMessage
+    | PacksMessage
     | GuessMessage
     | StrokeRelayMessage
     | PlayerJoinedMessage

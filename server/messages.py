@@ -101,7 +101,7 @@ CLOSE_CODE_ADVICE: dict[CloseCode, str] = {
 # the same per message (a test compares them).
 ERRORS_BY_MESSAGE: dict[str, tuple[str, ...]] = {
     "hello": ("invalid_name", "invalid_token"),
-    "create_room": ("already_in_room", "invalid_settings", "unknown_word", "invalid_name"),
+    "create_room": ("already_in_room", "invalid_settings", "unknown_word", "unknown_pack", "invalid_name"),
     "join_room": (
         "already_in_room",
         "invalid_room_code",
@@ -115,7 +115,14 @@ ERRORS_BY_MESSAGE: dict[str, tuple[str, ...]] = {
     ),
     "leave_room": ("not_in_room",),
     "start_game": ("not_in_room", "not_host", "wrong_phase", "not_enough_players"),
-    "update_settings": ("not_in_room", "not_host", "wrong_phase", "invalid_settings", "unknown_word"),
+    "update_settings": (
+        "not_in_room",
+        "not_host",
+        "wrong_phase",
+        "invalid_settings",
+        "unknown_word",
+        "unknown_pack",
+    ),
     "kick": ("not_in_room", "not_host", "cannot_kick_self"),
     "rematch": ("not_in_room", "not_host", "wrong_phase"),
     "stroke": (
@@ -129,6 +136,7 @@ ERRORS_BY_MESSAGE: dict[str, tuple[str, ...]] = {
     ),
     "recognize": ("out_of_canvas",),
     "forget_me": ("archive_busy", "archive_unavailable"),
+    "list_packs": (),
     "ping": (),
 }
 
@@ -617,10 +625,6 @@ def stroke_relay_message(
     if canvas is not None:
         message["canvas"] = canvas
     return message
-
-
-def left_room_message(code: str, reason: str) -> dict[str, Any]:
-    return {"type": "left_room", "code": code, "reason": reason}
 
 
 def guess_message(

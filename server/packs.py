@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import structlog
 
 from game.packs import DEFAULT_PACK, WordPack, WordRating, build_packs, rate_word
 from inference.recognizer import DEFAULT_CHECKPOINT
+from server.message_types import PacksMessage
 
 __all__ = ["load_packs", "packs_message", "ratings_path"]
 
@@ -49,9 +49,9 @@ def load_packs(known_words: Sequence[str], checkpoint: Path | None) -> dict[str,
     return build_packs(known_words, ratings)
 
 
-def packs_message(packs: Mapping[str, WordPack], ref: str | None = None) -> dict[str, Any]:
+def packs_message(packs: Mapping[str, WordPack], ref: str | None = None) -> PacksMessage:
     """The `packs` server message: every pack, its words with their difficulty, and what was left out."""
-    message: dict[str, Any] = {
+    message: PacksMessage = {
         "type": "packs",
         "default": DEFAULT_PACK if DEFAULT_PACK in packs else None,
         "packs": [

@@ -30,6 +30,7 @@ state; it never silently overwrites.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -145,6 +146,8 @@ return new_version
 # ARGV[1] round id, ARGV[2] player id, ARGV[3] now_ms, ARGV[4] entry blob, ARGV[5] channel,
 # ARGV[6] envelope tail (envelopes.stroke_tail), ARGV[7] points in this batch, ARGV[8] max batches
 # per drawing, ARGV[9] max points per drawing, ARGV[10] ttl
+# KEYS[5] digests of the round's accepted batches, ARGV[11] this batch's digest: a batch accepted
+# before (a client resending after a resume) returns 0 and changes nothing, not even the budget.
 APPEND_STROKE = """
 local room = redis.call('HMGET', KEYS[1], 'phase', 'round', 'ends_at_ms', 'version')
 if not room[1] or room[1] == 'closed' then return redis.error_reply('ROOM_NOT_FOUND') end
@@ -156,6 +159,7 @@ if room[1] ~= 'round' then return redis.error_reply('WRONG_PHASE') end
 if room[2] ~= ARGV[1] then return redis.error_reply('WRONG_ROUND') end
 if role ~= 'drawer' then return redis.error_reply('NOT_A_DRAWER') end
 if tonumber(ARGV[3]) > tonumber(room[3]) then return redis.error_reply('ROUND_OVER') end
+if redis.call('SISMEMBER', KEYS[5], ARGV[11]) == 1 then return 0 end
 local ink = redis.call('HMGET', KEYS[4], ARGV[2] .. ':b', ARGV[2] .. ':p')
 local batches, points = tonumber(ink[1] or '0'), tonumber(ink[2] or '0')
 if batches >= tonumber(ARGV[8]) or points + tonumber(ARGV[7]) > tonumber(ARGV[9]) then
@@ -164,6 +168,8 @@ end
 redis.call('HINCRBY', KEYS[4], ARGV[2] .. ':b', 1)
 redis.call('HINCRBY', KEYS[4], ARGV[2] .. ':p', ARGV[7])
 redis.call('EXPIRE', KEYS[4], ARGV[10])
+redis.call('SADD', KEYS[5], ARGV[11])
+redis.call('EXPIRE', KEYS[5], ARGV[10])
 local seq = redis.call('RPUSH', KEYS[3], ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[10])
 redis.call('PUBLISH', ARGV[5], cmsgpack.pack(tonumber(room[4]), seq) .. ARGV[6])
@@ -344,7 +350,9 @@ class RoomStore:
         """Accept a batch of points if the round is open for this drawer; publish it atomically.
 
         Returns:
-            The batch's sequence number within the round (1, 2, ...).
+            The batch's sequence number within the round (1, 2, ...), or 0 when this very batch (same
+            player, stroke, points and end) was accepted before: nothing is stored or published again,
+            so a client may resend batches it is unsure of after a resume.
 
         Raises:
             What ``game.rules.check_stroke`` raises for the same case: RoomNotFound, NotInRoom,
@@ -360,6 +368,7 @@ class RoomStore:
                     roles_key(code),
                     strokes_key(code, game_number, round_number),
                     ink_key(code, game_number, round_number),
+                    strokes_key(code, game_number, round_number) + ":seen",
                 ],
                 [
                     round_id(game_number, round_number),
@@ -380,6 +389,7 @@ class RoomStore:
                     MAX_BATCHES_PER_DRAWING,
                     MAX_POINTS_PER_DRAWING,
                     self.idle_ttl,
+                    hashlib.sha1(blob).hexdigest(),
                 ],
             )
         except ResponseError as exc:

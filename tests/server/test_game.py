@@ -327,7 +327,9 @@ async def test_practice_ids_of_different_players_do_not_collide(
         await client.close()
 
 
-async def test_snapshot_during_results_carries_game_results_and_next_round(server: RunningServer) -> None:
+async def test_snapshot_during_results_carries_game_results_and_next_round(
+    server: RunningServer, clock: FakeClock
+) -> None:
     """A player resuming in the results pause gets the game number, the round's results and next_at."""
     (host, player), _, _code = await _room_with(
         server, 2, words=["apple", "cloud"], rounds=2, round_seconds=5, results_seconds=5
@@ -336,6 +338,7 @@ async def test_snapshot_during_results_carries_game_results_and_next_round(serve
     assert lobby["game"] == 0 and lobby["next_at"] is None and lobby["results"] is None
     await host.send({"type": "start_game"})
     await player.wait_for("round_started")
+    clock.advance(5.01)
     ended = await player.wait_for("round_ended", timeout=10)
     token = player.token
     await player.close()  # a close with 1000: the seat is still held

@@ -77,10 +77,18 @@ export type ErrorCode =
   | "room_not_found"
   | "round_over"
   | "spectators_full"
+  | "unknown_pack"
   | "unknown_type"
   | "unknown_word"
   | "wrong_phase"
   | "wrong_word";
+/**
+ * How often and how fast the model recognizes a word, measured by replaying drawings.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Difficulty".
+ */
+export type Difficulty = "easy" | "medium" | "hard" | "left_out" | "unrated";
 /**
  * `left`: by choice; `kicked`: by the host; `timeout`: the 30 s seat hold ran out.
  *
@@ -113,6 +121,7 @@ export type ClientMessage =
   | StrokeMessage
   | RecognizeMessage
   | ForgetMeMessage
+  | ListPacksMessage
   | PingMessage;
 /**
  * Any message the server sends.
@@ -125,6 +134,7 @@ export type ServerMessage =
   | RoomMessage
   | ErrorMessage
   | PongMessage
+  | PacksMessage
   | GuessMessage
   | StrokeRelayMessage
   | PlayerJoinedMessage
@@ -203,6 +213,10 @@ export interface SettingsUpdate {
    * The words to draw; each one the model knows (`unknown_word`). Empty or absent: every word.
    */
   words?: string[];
+  /**
+   * A word pack's name from `list_packs`: the room plays its words (not with `words`).
+   */
+  pack?: string;
   /**
    * Whether players see each other's strokes (spectators always do).
    */
@@ -340,6 +354,16 @@ export interface ForgetMeMessage {
   id?: MessageId;
 }
 /**
+ * Ask for the word packs on offer; answered by `packs`. Allowed before `hello`.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ListPacksMessage".
+ */
+export interface ListPacksMessage {
+  type: "list_packs";
+  id?: MessageId;
+}
+/**
  * Ask for the server's time (clock offset, liveness); answered by `pong`.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -439,6 +463,10 @@ export interface RoomSettings {
    * The words to draw; each one the model knows (`unknown_word`). Empty or absent: every word.
    */
   words: string[];
+  /**
+   * A word pack's name from `list_packs`: the room plays its words (not with `words`).
+   */
+  pack: string;
   /**
    * Whether players see each other's strokes (spectators always do).
    */
@@ -611,6 +639,52 @@ export interface PongMessage {
    * The `id` of the request this answers, always as a string.
    */
   ref?: string;
+}
+/**
+ * The answer to `list_packs`: every word pack this server offers.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "PacksMessage".
+ */
+export interface PacksMessage {
+  type: "packs";
+  /**
+   * The pack a room plays when `create_room` names none.
+   */
+  default: string | null;
+  packs: PackInfo[];
+  /**
+   * The `id` of the request this answers, always as a string.
+   */
+  ref?: string;
+}
+/**
+ * A word pack: a theme's words the model recognizes well enough to play.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "PackInfo".
+ */
+export interface PackInfo {
+  /**
+   * What `create_room`'s `pack` setting takes.
+   */
+  name: string;
+  title: string;
+  words: PackWord[];
+  /**
+   * Words of the theme left out: recognized too rarely or too slowly.
+   */
+  left_out: string[];
+}
+/**
+ * One word of a pack, with its measured difficulty.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "PackWord".
+ */
+export interface PackWord {
+  word: string;
+  difficulty: Difficulty;
 }
 /**
  * The model's top guesses for a drawing: a drawer's own (and spectators'), or a practice answer.
@@ -917,6 +991,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, string>> = Object.freeze({
   "room_not_found": "No open room has this code (never created, expired, or closed when its last player left).",
   "round_over": "The round is over: the stroke or recognition came after `RoundState.ends_at`.",
   "spectators_full": "Every spectator seat is taken (`RoomSettings.max_spectators`).",
+  "unknown_pack": "The settings name a word pack this server does not offer.",
   "unknown_type": "The message's `type` is not one the protocol defines.",
   "unknown_word": "The settings list a word the recognition model does not know.",
   "wrong_phase": "The command is not allowed in the room's current phase (see `rules.TRANSITIONS`).",
@@ -1018,6 +1093,7 @@ export const ERRORS_BY_MESSAGE: Readonly<Record<ClientMessage["type"], readonly 
     "already_in_room",
     "invalid_settings",
     "unknown_word",
+    "unknown_pack",
     "invalid_name"
   ],
   "join_room": [
@@ -1045,7 +1121,8 @@ export const ERRORS_BY_MESSAGE: Readonly<Record<ClientMessage["type"], readonly 
     "not_host",
     "wrong_phase",
     "invalid_settings",
-    "unknown_word"
+    "unknown_word",
+    "unknown_pack"
   ],
   "kick": [
     "not_in_room",
@@ -1073,6 +1150,7 @@ export const ERRORS_BY_MESSAGE: Readonly<Record<ClientMessage["type"], readonly 
     "archive_busy",
     "archive_unavailable"
   ],
+  "list_packs": [],
   "ping": []
 });
 
@@ -1084,6 +1162,7 @@ export const REPLIES = Object.freeze({
   "leave_room": "left_room",
   "recognize": "guess",
   "forget_me": "forgotten",
+  "list_packs": "packs",
   "ping": "pong"
 } as const);
 
@@ -1093,6 +1172,7 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessage["type"][] = Object.fre
   "room",
   "error",
   "pong",
+  "packs",
   "guess",
   "stroke",
   "player_joined",

@@ -31,6 +31,7 @@ export const ERROR_CODES = Object.freeze({
     "room_not_found": "No open room has this code (never created, expired, or closed when its last player left).",
     "round_over": "The round is over: the stroke or recognition came after `RoundState.ends_at`.",
     "spectators_full": "Every spectator seat is taken (`RoomSettings.max_spectators`).",
+    "unknown_pack": "The settings name a word pack this server does not offer.",
     "unknown_type": "The message's `type` is not one the protocol defines.",
     "unknown_word": "The settings list a word the recognition model does not know.",
     "wrong_phase": "The command is not allowed in the room's current phase (see `rules.TRANSITIONS`).",
@@ -126,6 +127,7 @@ export const ERRORS_BY_MESSAGE = Object.freeze({
         "already_in_room",
         "invalid_settings",
         "unknown_word",
+        "unknown_pack",
         "invalid_name"
     ],
     "join_room": [
@@ -153,7 +155,8 @@ export const ERRORS_BY_MESSAGE = Object.freeze({
         "not_host",
         "wrong_phase",
         "invalid_settings",
-        "unknown_word"
+        "unknown_word",
+        "unknown_pack"
     ],
     "kick": [
         "not_in_room",
@@ -181,6 +184,7 @@ export const ERRORS_BY_MESSAGE = Object.freeze({
         "archive_busy",
         "archive_unavailable"
     ],
+    "list_packs": [],
     "ping": []
 });
 /** The server message that answers a client message (an `error` may come instead). */
@@ -191,6 +195,7 @@ export const REPLIES = Object.freeze({
     "leave_room": "left_room",
     "recognize": "guess",
     "forget_me": "forgotten",
+    "list_packs": "packs",
     "ping": "pong"
 });
 /** Every server message type. */
@@ -199,6 +204,7 @@ export const SERVER_MESSAGE_TYPES = Object.freeze([
     "room",
     "error",
     "pong",
+    "packs",
     "guess",
     "stroke",
     "player_joined",
