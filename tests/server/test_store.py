@@ -115,9 +115,24 @@ async def test_stroke_checks_phase_round_drawer_and_deadline(redis_client: aiore
     with pytest.raises(GuessAfterDeadline):
         await store.append_stroke("CDF4HJ", 1, 1, entry, ends_at + 0.001)
     # The very last millisecond still counts.
-    assert await store.append_stroke("CDF4HJ", 1, 1, entry, ends_at) == 2
+    second = StrokeEntry("p_guest", 0, [[3.0, 4.0, 16.0]], False)
+    assert await store.append_stroke("CDF4HJ", 1, 1, second, ends_at) == 2
     entries, seq = await store.round_strokes("CDF4HJ", 1, 1)
-    assert seq == 2 and entries[0] == entry
+    assert seq == 2 and entries == [entry, second]
+
+
+async def test_a_resent_batch_is_stored_once(redis_client: aioredis.Redis) -> None:
+    """The same batch again (a client resending after a resume) returns 0 and stores nothing."""
+    store = _store(redis_client)
+    await _room_in_round(store)
+    entry = StrokeEntry("p_guest", 0, [[1.0, 2.0, 0.0]], False)
+    assert await store.append_stroke("CDF4HJ", 1, 1, entry, time.time()) == 1
+    assert await store.append_stroke("CDF4HJ", 1, 1, entry, time.time()) == 0
+    # The same points closing the stroke are a different batch.
+    closing = StrokeEntry("p_guest", 0, [[1.0, 2.0, 0.0]], True)
+    assert await store.append_stroke("CDF4HJ", 1, 1, closing, time.time()) == 2
+    entries, seq = await store.round_strokes("CDF4HJ", 1, 1)
+    assert seq == 2 and entries == [entry, closing]
 
 
 async def test_stroke_in_the_lobby_is_wrong_phase(redis_client: aioredis.Redis) -> None:
