@@ -74,6 +74,7 @@ class CloseCode(IntEnum):
 
     NORMAL = 1000
     GOING_AWAY = 1001  # the server is shutting down; reconnect with your token
+    INVALID_DATA = 1007  # a text frame that is not UTF-8 (the websockets library closes with it)
     POLICY_VIOLATION = 1008  # flooding or too many bad messages
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
@@ -85,6 +86,7 @@ class CloseCode(IntEnum):
 CLOSE_CODE_ADVICE: dict[CloseCode, str] = {
     CloseCode.NORMAL: "normal close; a room seat is still held for 30 s (send leave_room to give it up)",
     CloseCode.GOING_AWAY: "the server is shutting down: reconnect and hello with resume",
+    CloseCode.INVALID_DATA: "a text frame that is not UTF-8: fix the client",
     CloseCode.POLICY_VIOLATION: "flooding, too many bad messages, or too slow to read: fix the client",
     CloseCode.MESSAGE_TOO_BIG: "a frame over the size limit (64 KiB): send smaller batches",
     CloseCode.INTERNAL_ERROR: (

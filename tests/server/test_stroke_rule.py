@@ -126,11 +126,15 @@ async def test_ink_is_counted_per_player(redis_client: aioredis.Redis) -> None:
     state = _states()["round"]
     store = RoomStore(redis_client, idle_ttl=600, finished_ttl=60)
     await store.create(state)
-    big = StrokeEntry("ana", 0, [[1.0, 1.0, 0.0]] * 500, False)
-    for _ in range(MAX_POINTS_PER_DRAWING // 500):
-        await store.append_stroke(state.code, state.game_number, 1, big, T0 + 15)
+
+    # Batches differ (t): an identical batch again would be a resend, accepted once (test_store).
+    def big(batch: int) -> StrokeEntry:
+        return StrokeEntry("ana", 0, [[1.0, 1.0, float(batch)]] * 500, False)
+
+    for batch in range(MAX_POINTS_PER_DRAWING // 500):
+        await store.append_stroke(state.code, state.game_number, 1, big(batch), T0 + 15)
     with pytest.raises(DoodleError) as refused:
-        await store.append_stroke(state.code, state.game_number, 1, big, T0 + 15)
+        await store.append_stroke(state.code, state.game_number, 1, big(99), T0 + 15)
     assert refused.value.code == "drawing_too_large"
     ben = StrokeEntry("ben", 0, [[1.0, 1.0, 0.0]] * 500, False)
     assert await store.append_stroke(state.code, state.game_number, 1, ben, T0 + 15) == 17

@@ -53,7 +53,7 @@ export async function generate() {
     else if (field.type === "boolean") settings[name] = { default: field.default };
   }
   const closeNames = {
-    1000: "NORMAL", 1001: "GOING_AWAY", 1008: "POLICY_VIOLATION", 1009: "MESSAGE_TOO_BIG",
+    1000: "NORMAL", 1001: "GOING_AWAY", 1007: "INVALID_DATA", 1008: "POLICY_VIOLATION", 1009: "MESSAGE_TOO_BIG",
     1011: "INTERNAL_ERROR", 4000: "SESSION_REPLACED", 4001: "HELLO_TIMEOUT",
   };
   const closeCodes = {};

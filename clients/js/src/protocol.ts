@@ -97,12 +97,12 @@ export type Difficulty = "easy" | "medium" | "hard" | "left_out" | "unrated";
  */
 export type LeaveReason = "left" | "kicked" | "timeout";
 /**
- * WebSocket close codes the server uses. 1000: normal close; a room seat is still held for 30 s (send leave_room to give it up); 1001: the server is shutting down: reconnect and hello with resume; 1008: flooding, too many bad messages, or too slow to read: fix the client; 1009: a frame over the size limit (64 KiB): send smaller batches; 1011: a server bug, or no answer to the server's keep-alive ping: reconnect and resume; 4000: the same player connected on a newer socket: stop reconnecting from this one; 4001: no hello within 10 s: reconnect and send hello first
+ * WebSocket close codes the server uses. 1000: normal close; a room seat is still held for 30 s (send leave_room to give it up); 1001: the server is shutting down: reconnect and hello with resume; 1007: a text frame that is not UTF-8: fix the client; 1008: flooding, too many bad messages, or too slow to read: fix the client; 1009: a frame over the size limit (64 KiB): send smaller batches; 1011: a server bug, or no answer to the server's keep-alive ping: reconnect and resume; 4000: the same player connected on a newer socket: stop reconnecting from this one; 4001: no hello within 10 s: reconnect and send hello first
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "CloseCode".
  */
-export type CloseCode = 1000 | 1001 | 1008 | 1009 | 1011 | 4000 | 4001;
+export type CloseCode = 1000 | 1001 | 1007 | 1008 | 1009 | 1011 | 4000 | 4001;
 /**
  * Any message a client sends.
  *
@@ -972,7 +972,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, string>> = Object.freeze({
   "bad_message": "The frame could not be decoded or the message does not match its schema.",
   "cannot_kick_self": "The host tried to kick themselves; leaving is `LeaveRoom`.",
   "conflict": "A new room drew a code that already exists (retry with another code).",
-  "drawing_too_large": "The round's drawing exceeds the per-round stroke budget.",
+  "drawing_too_large": "The player's drawing this round already holds the most batches or points one drawing may.",
   "hello_first": "A message other than hello/ping arrived before hello.",
   "invalid_name": "The display name is empty or longer than `rules.MAX_NAME_LENGTH` once stripped.",
   "invalid_room_code": "The text cannot be a room code at all: wrong length or a character outside the alphabet.",
@@ -1002,6 +1002,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, string>> = Object.freeze({
 export const CLOSE_CODES = Object.freeze({
   "NORMAL": 1000,
   "GOING_AWAY": 1001,
+  "INVALID_DATA": 1007,
   "POLICY_VIOLATION": 1008,
   "MESSAGE_TOO_BIG": 1009,
   "INTERNAL_ERROR": 1011,
@@ -1013,6 +1014,7 @@ export const CLOSE_CODES = Object.freeze({
 export const CLOSE_CODE_ADVICE: Readonly<Record<CloseCode, string>> = Object.freeze({
   "1000": "normal close; a room seat is still held for 30 s (send leave_room to give it up)",
   "1001": "the server is shutting down: reconnect and hello with resume",
+  "1007": "a text frame that is not UTF-8: fix the client",
   "1008": "flooding, too many bad messages, or too slow to read: fix the client",
   "1009": "a frame over the size limit (64 KiB): send smaller batches",
   "1011": "a server bug, or no answer to the server's keep-alive ping: reconnect and resume",

@@ -379,8 +379,11 @@ export class DoodlePartyClient {
             clearInterval(this.pingTimer);
         if (!this.wanted)
             return;
-        if (code === CLOSE_CODES.SESSION_REPLACED || code === CLOSE_CODES.POLICY_VIOLATION || code === CLOSE_CODES.MESSAGE_TOO_BIG) {
-            // Reconnecting would not help (4000: another socket took over; 1008/1009: this client's fault).
+        if (code === CLOSE_CODES.SESSION_REPLACED ||
+            code === CLOSE_CODES.INVALID_DATA ||
+            code === CLOSE_CODES.POLICY_VIOLATION ||
+            code === CLOSE_CODES.MESSAGE_TOO_BIG) {
+            // Reconnecting would not help (4000: another socket took over; 1007/1008/1009: this client's fault).
             this.wanted = false;
             this.emit("status", { state: "stopped", closeCode: code, reason });
             return;

@@ -12,7 +12,7 @@ export const ERROR_CODES = Object.freeze({
     "bad_message": "The frame could not be decoded or the message does not match its schema.",
     "cannot_kick_self": "The host tried to kick themselves; leaving is `LeaveRoom`.",
     "conflict": "A new room drew a code that already exists (retry with another code).",
-    "drawing_too_large": "The round's drawing exceeds the per-round stroke budget.",
+    "drawing_too_large": "The player's drawing this round already holds the most batches or points one drawing may.",
     "hello_first": "A message other than hello/ping arrived before hello.",
     "invalid_name": "The display name is empty or longer than `rules.MAX_NAME_LENGTH` once stripped.",
     "invalid_room_code": "The text cannot be a room code at all: wrong length or a character outside the alphabet.",
@@ -41,6 +41,7 @@ export const ERROR_CODES = Object.freeze({
 export const CLOSE_CODES = Object.freeze({
     "NORMAL": 1000,
     "GOING_AWAY": 1001,
+    "INVALID_DATA": 1007,
     "POLICY_VIOLATION": 1008,
     "MESSAGE_TOO_BIG": 1009,
     "INTERNAL_ERROR": 1011,
@@ -51,6 +52,7 @@ export const CLOSE_CODES = Object.freeze({
 export const CLOSE_CODE_ADVICE = Object.freeze({
     "1000": "normal close; a room seat is still held for 30 s (send leave_room to give it up)",
     "1001": "the server is shutting down: reconnect and hello with resume",
+    "1007": "a text frame that is not UTF-8: fix the client",
     "1008": "flooding, too many bad messages, or too slow to read: fix the client",
     "1009": "a frame over the size limit (64 KiB): send smaller batches",
     "1011": "a server bug, or no answer to the server's keep-alive ping: reconnect and resume",
