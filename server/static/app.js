@@ -94,6 +94,7 @@ const app = {
   playerId: null,
   room: null, // see roomFromSnapshot
   knownWords: [],
+  packs: null, // the server's `packs` answer: named word lists and their difficulty
   pending: null, // what to do once welcome arrives: () => void
   resumeTimer: null,
   requestCounter: 0,
@@ -210,6 +211,8 @@ function handle(message) {
       return onStroke(message);
     case "forgotten":
       return toast(`Removed ${message.drawings_removed} archived drawing(s).`);
+    case "packs":
+      return onPacks(message);
     default:
       if (app.room) onRoomEvent(message);
   }
@@ -218,6 +221,7 @@ function handle(message) {
 
 function onWelcome(message) {
   app.playerId = message.player_id;
+  if (!app.packs) request("packs", (id) => ({ type: "list_packs", id }));
   clearTimeout(app.resumeTimer);
   // A TV (?spectate=CODE) that lost its place watches again from the code in its URL.
   const pending = app.pending || (spectateCode() ? watchFromUrl : null);
@@ -235,6 +239,20 @@ function onWelcome(message) {
   }
   if (seatCode) lostSeat(seatCode, Boolean(pending)); // a fresh identity: the seat went with the old one
   if (pending) pending();
+}
+
+function onPacks(message) {
+  app.packs = message;
+  const every = message.packs.find((pack) => pack.name === "all");
+  if (every) rememberWords(every.words.map((entry) => entry.word));
+  if (app.view === "practice") practice.showWords();
+  if (app.room && app.room.phase === "lobby") renderLobby();
+}
+
+/** The pack's title for a room's `settings.pack`, or a plain name for a list of the host's own words. */
+function packTitle(name) {
+  const pack = app.packs && app.packs.packs.find((candidate) => candidate.name === name);
+  return pack ? pack.title : name ? name : "The host's words";
 }
 
 function lostSeat(code, quietly) {
@@ -640,7 +658,9 @@ function renderLobby() {
   if (host && !form.contains(document.activeElement)) fillSettingsForm(s);
   // The host's settings form lists the same words with check boxes; everyone else reads them here.
   $("#lobby-words").hidden = host;
-  renderWordPacks($("#lobby-words .word-packs"), [roomPack(s.words)], { emptyText: "No words yet." });
+  renderWordPacks($("#lobby-words .word-packs"), [{ ...roomPack(s.words), name: packTitle(s.pack) }], {
+    emptyText: "No words yet.",
+  });
 }
 
 function fillSettingsForm(settings) {
@@ -649,6 +669,18 @@ function fillSettingsForm(settings) {
   $("#ls-players").value = settings.max_players;
   $("#ls-results").value = settings.results_seconds;
   $("#ls-show").checked = settings.show_drawings;
+  // Word packs first; "your own words" opens the check boxes.
+  const packs = app.packs ? app.packs.packs : [{ name: settings.pack, title: packTitle(settings.pack), words: [] }];
+  $("#ls-pack").replaceChildren(
+    ...packs
+      .filter((pack) => pack.name)
+      .map((pack) => {
+        const size = pack.words.length ? ` (${pack.words.length} words)` : "";
+        return h("option", { value: pack.name, selected: pack.name === settings.pack }, `${pack.title}${size}`);
+      }),
+    h("option", { value: "", selected: !settings.pack }, "Your own words…"),
+  );
+  $("#ls-words-box").hidden = Boolean(settings.pack);
   const chosen = new Set(settings.words);
   $("#ls-words").replaceChildren(
     ...app.knownWords.map((word) =>
@@ -1086,9 +1118,15 @@ const practice = {
     showView("practice");
     this.clear();
     this.pad.setEnabled(true);
-    // The model's full word list is not on the wire yet: show the words this page has seen in rooms.
-    renderWordPacks($("#practice-words .word-packs"),
-      [{ name: "Words from your rooms", words: sortedWords(app.knownWords) }],
+    this.showWords();
+  },
+
+  showWords() {
+    // The server's packs (list_packs), themes first; "Every word" is the long list of them all.
+    const packs = app.packs
+      ? app.packs.packs.map((pack) => ({ name: pack.title, words: sortedWords(pack.words.map((w) => w.word)) }))
+      : [{ name: "Words from your rooms", words: sortedWords(app.knownWords) }];
+    renderWordPacks($("#practice-words .word-packs"), packs,
       { emptyText: "Any word the model knows. Join or create a room to see its word list here." });
   },
 
@@ -1223,7 +1261,10 @@ function readLobbySettings() {
     results_seconds: intField($("#ls-results"), S.results_seconds),
     show_drawings: $("#ls-show").checked,
   };
-  if (words.length) {
+  const pack = $("#ls-pack").value;
+  if (pack) {
+    settings.pack = pack;
+  } else if (words.length) {
     if (words.length < settings.rounds) throw new Error(`${settings.rounds} rounds need at least ${settings.rounds} words.`);
     settings.words = words;
   }
@@ -1277,6 +1318,9 @@ function bindRoom() {
   $("#start-button").addEventListener("click", () => request("start", (id) => protocol.startGame(id)));
   $("#rematch-button").addEventListener("click", () => request("rematch", (id) => protocol.rematch(id)));
   $("#leave-button").addEventListener("click", () => request("leave", (id) => protocol.leaveRoom(id)));
+  $("#ls-pack").addEventListener("change", () => {
+    $("#ls-words-box").hidden = Boolean($("#ls-pack").value);
+  });
   $("#settings-form").addEventListener("submit", (event) => {
     event.preventDefault();
     try {

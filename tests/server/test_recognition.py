@@ -429,9 +429,10 @@ async def test_results_reach_the_gateway_that_holds_the_player(
     worker = asyncio.create_task(
         run_worker(redis_url, consumer_name="w1", recognizer=recognizer, stop_event=stop, max_wait_ms=2)
     )
-    async with asyncio.timeout(30):
-        while await redis_client.get(LABELS_KEY) is None:  # gateways learn the labels the worker publishes
-            await asyncio.sleep(0.05)
+    for _ in range(600):  # gateways learn the labels the worker publishes: wait for them (30 s at most)
+        if await redis_client.get(LABELS_KEY) is not None:
+            break
+        await asyncio.sleep(0.05)
     collectors = {"gw-a": Collector(), "gw-b": Collector()}
     gateways = {
         gateway_id: StreamRecognition(

@@ -310,27 +310,23 @@ def test_phone_round_keeps_the_drawing_clear(
     phone.screenshot("round-player-phone-390x844")
 
 
-def test_practice_lists_words(open_page: Callable[..., Page], phones: Callable[[], PhoneParty]) -> None:
-    """Practice shows the words this page has seen, and says how to see them before any room."""
+def test_practice_lists_words(open_page: Callable[..., Page]) -> None:
+    """Practice lists which words exist: the server's word packs (list_packs), each titled, classic first."""
     page = open_page(390, 844, scale=2).open()
     page.fill("#name", "Cy")
     page.click("#practice-button")
     page.wait(f"{ME}.view === 'practice'", "practice")
-    assert "Join or create a room" in page.text("#practice-words")
-
-    party = phones()
-    code = party.create("Ana", {"rounds": 1})
-    page.click("#practice-back")
-    page.fill("#join-code", code)
-    page.click("#join-button")
-    page.wait(f"{ME}.room && {ME}.room.phase === 'lobby'", "the lobby")
-    words = page.js(f"return {ME}.room.settings.words")
-    page.click("#leave-button")
-    page.wait(f"{ME}.view === 'home'", "home")
-    page.click("#practice-button")
-    page.wait(f"{ME}.view === 'practice'", "practice again")
-    shown = page.js("return [...document.querySelectorAll('#practice-words li')].map(li => li.textContent)")
-    assert shown == sorted(words)
+    page.wait("document.querySelectorAll('#practice-words .word-pack').length > 2", "the packs listed")
+    titles = page.js(
+        "return [...document.querySelectorAll('#practice-words .pack-name')].map(e => e.textContent)"
+    )
+    assert titles[0].startswith("Classic 20 · 20 words")
+    assert any(title.startswith("Animals") for title in titles)
+    classic = page.js(
+        "return [...document.querySelector('#practice-words .word-pack').querySelectorAll('li')]"
+        ".map(li => li.textContent)"
+    )
+    assert "apple" in classic and "ice cream" in classic and len(classic) == 20
 
 
 def test_grid_choice_matches_a_brute_force(open_page: Callable[..., Page]) -> None:

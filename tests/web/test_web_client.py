@@ -281,6 +281,33 @@ def test_host_changes_settings_in_the_lobby(open_page: Callable[..., Page]) -> N
     host.wait("document.querySelector('#toasts').textContent.includes('must be 1 to 20')", "a local check")
 
 
+def test_host_picks_a_word_pack_and_everyone_sees_its_words(open_page: Callable[..., Page]) -> None:
+    """The lobby offers the server's word packs (list_packs); the one the host picks is what the room
+    plays, and a player reads its title and words."""
+    host = open_page(1100, 900).open()
+    code = create_room(host, "Ida", {})
+    host.wait(f"{ME}.packs && document.querySelectorAll('#ls-pack option').length > 2", "the packs")
+    assert host.js("return document.querySelector('#ls-pack').value") == "classic"
+    assert not host.visible("#ls-words-box"), "a pack hides the word check boxes"
+    player = open_page(412, 860).open()
+    join_room(player, "Jo", code)
+    player.wait(f"{ME}.room && {ME}.room.phase === 'lobby'", "the lobby")
+    assert "Classic 20" in player.text("#lobby-words")
+    pick = (
+        "const s = document.querySelector('#ls-pack'); s.value = '{}'; s.dispatchEvent(new Event('change'))"
+    )
+    host.js(pick.format("animals"))
+    host.click("#settings-form button[type=submit]")
+    player.wait(f"{ME}.room.settings.pack === 'animals'", "settings_changed with the pack")
+    animals = host.js(f"return {ME}.packs.packs.find(p => p.name === 'animals').words.map(w => w.word)")
+    assert player.js(f"return {ME}.room.settings.words") == animals
+    assert "Animals" in player.text("#lobby-words") and "cat" in animals
+    host.js(
+        "const s = document.querySelector('#ls-pack'); s.value = ''; s.dispatchEvent(new Event('change'))"
+    )
+    assert host.visible("#ls-words-box"), "your own words: the check boxes"
+
+
 def test_two_tvs_and_a_tv_that_lost_its_place(
     open_page: Callable[..., Page], start_server: Callable[..., object], redis_for_web: object
 ) -> None:
