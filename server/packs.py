@@ -15,7 +15,7 @@ from pathlib import Path
 
 import structlog
 
-from game.packs import DEFAULT_PACK, WordPack, WordRating, build_packs, rate_word
+from game.packs import DEFAULT_PACK, Difficulty, WordPack, WordRating, build_packs, rate_word
 from inference.recognizer import DEFAULT_CHECKPOINT
 from server.message_types import PacksMessage
 
@@ -49,7 +49,7 @@ def load_packs(known_words: Sequence[str], checkpoint: Path | None) -> dict[str,
     return build_packs(known_words, ratings)
 
 
-def _shown(difficulty: str) -> str:
+def _shown(difficulty: Difficulty) -> Difficulty:
     # Only the classic pack keeps words rated "left_out" (rooms made before packs play them): to a
     # player that is simply a hard word.
     return "hard" if difficulty == "left_out" else difficulty
