@@ -19,12 +19,15 @@ What a service promises (both deployments, enforced by `GuessScheduler`):
   stroke messages. When recognition falls behind, each player's next guess simply waits for the
   previous one: the system guesses less often instead of queueing more.
 - A `deciding=True` job (stroke end, the final drawing at round end) skips the interval, the
-  ordinary in-flight rule and every capacity limit: it is sent at once and never shed. But a player
-  has at most one deciding job in flight: a newer one waits for that result (replacing any drawing
-  that waited, and staying deciding), so ending strokes fast cannot buy one player, or one room,
-  more model time than one job at a time each; with the per-drawing point cap (game.rules) that
-  bounds what one player can cost, and no room can starve another. If a deciding result is lost
-  (a worker died and the stream was trimmed), it is sent again after `result_timeout_s`.
+  one-in-flight rule and every capacity limit: it is sent at once and never shed. But a player has
+  at most one deciding job in flight: a newer one waits for that result (replacing any drawing that
+  waited, and staying deciding), so ending strokes fast cannot buy one player, or one room, more
+  model time than one job at a time each; with the per-drawing point cap (game.rules) that bounds
+  what one player can cost. Ordinary jobs in flight are bounded by `max_in_flight`; players ready
+  beyond it wait in line, served round robin over rooms, so no room can starve another
+  (`GuessScheduler` is the one admission policy; the batchers behind it never refuse). If a deciding
+  result is lost (a worker died and the stream was trimmed), it is sent again after
+  `result_timeout_s`.
 - Each delivered `RecognitionResult` is for the newest drawing judged so far: a result older than one
   already delivered for the same player is dropped. Results for forgotten players, duplicates (a job
   run twice after a worker crash) and results of unknown jobs are dropped quietly (DEBUG log).

@@ -1,37 +1,9 @@
-"""Recognition as the gateway sees it: drawings go in with `update()`, guesses come out via `on_result`.
+"""What both recognition deployments share: the gateway half of a service.
 
-One service, two deployments, one code path:
-
-- `LocalRecognition` (embedded, the default of `serve`): a `MicroBatcher` in this process runs
-  `recognize_batch` in a worker thread, so the event loop never waits for the model; or, with
-  `processes` N, in N child processes of this one (`inference.processes.ProcessPool`), so that
-  rasterizing does not hold the gateway's GIL and the model uses the machine's other cores.
-- `StreamRecognition` (distributed): jobs go to the Redis Stream `doodle:jobs`; `doodle-party worker`
-  processes (server/worker.py) read them through the consumer group `workers`, run the same
-  `MicroBatcher` and `recognize_batch`, and XADD each result to `doodle:results:{gateway_id}`, the
-  stream of the gateway that holds the player.
-
-What a service promises (both deployments, enforced by `GuessScheduler`):
-
-- `update(job)` never blocks and never raises for load. Per player (room_code, player_id) only the
-  newest drawing is kept; at most one ordinary job per player is in flight, and a player's jobs are
-  sent at least `guess_interval_ms` apart. Work is therefore bounded by players x guess rate, not by
-  stroke messages. When recognition falls behind, each player's next guess simply waits for the
-  previous one: the system guesses less often instead of queueing more.
-- A `deciding=True` job (stroke end, the final drawing at round end) skips the interval, the
-  one-in-flight rule and every capacity limit: it is sent at once and never shed. Ordinary jobs in
-  flight are bounded by `max_in_flight`; players ready beyond it wait in line, served round robin
-  over rooms (`GuessScheduler` is the one admission policy; the batchers behind it never refuse). If
-  a deciding result is lost (a worker died and the stream was trimmed), it is sent again after
-  `result_timeout_s`.
-- Each delivered `RecognitionResult` is for the newest drawing judged so far: a result older than one
-  already delivered for the same player is dropped. Results for forgotten players, duplicates (a job
-  run twice after a worker crash) and results of unknown jobs are dropped quietly (DEBUG log).
-- `on_result(result)` is awaited by one delivery task, in arrival order. Keep it quick (hand the
-  message to the connection's send queue); an exception it raises is logged with its traceback and
-  counted in `doodle_recognition_errors_total`, and delivery goes on.
-- `forget(room_code, player_id)`: the player left or the round is over. Queued and deferred work is
-  dropped, and late results for that player's jobs are dropped quietly.
+`update()` and `forget()` feed the `GuessScheduler`; one delivery task awaits `on_result` for each
+result in arrival order, dropping stale, duplicate and forgotten ones; the embedded and stream
+deployments supply only how jobs reach the model and results come back. The promises a service
+keeps are in the package docstring (`server/recognition/__init__.py`).
 """
 
 from __future__ import annotations
