@@ -7,6 +7,8 @@ Options measured for the model `Recognizer.load()` serves (and the seed model):
 - channels_last: inference mode with model and input in channels-last memory order (what
   `Recognizer` does);
 - torchscript: `torch.jit.trace` + `torch.jit.freeze` (+ `optimize_for_inference`);
+- bfloat16_autocast: channels-last under `torch.autocast("cpu", torch.bfloat16)` (fast only on CPUs
+  with native bf16 instructions);
 - compile: `torch.compile` (inductor), timed after warm-up, compile time reported separately;
 - onnxruntime: exported with `torch.onnx.export`, run by ONNX Runtime (only when importable: pass
   `--onnx-path DIR` with a `pip install --target DIR onnxruntime onnx`; it is not a dependency);
@@ -67,6 +69,19 @@ def eager_runner(model: torch.nn.Module, *, inference_mode: bool, channels_last:
         with context:
             x = rasters_to_tensor(rasters) if channels_last else nchw(rasters)
             return torch.softmax(model(x), dim=1).numpy()
+
+    return run
+
+
+def bfloat16_runner(model: torch.nn.Module) -> Runner:
+    """Channels-last under `torch.autocast` to bfloat16: the convolutions in bf16 where the CPU has
+    native bf16 instructions (AVX512-BF16, AMX), the softmax in float32."""
+    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+    def run(rasters: np.ndarray) -> np.ndarray:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model(rasters_to_tensor(rasters))
+        return torch.softmax(logits.float(), dim=1).numpy()
 
     return run
 
@@ -231,6 +246,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     recognizer.checkpoint.build(), inference_mode=True, channels_last=True
                 ),
                 "torchscript": torchscript_runner(recognizer.checkpoint.build(), rasters),
+                "bfloat16_autocast": bfloat16_runner(recognizer.checkpoint.build()),
             }
             onnx = onnx_runner(recognizer.checkpoint.build(), rasters, threads)
             if onnx is not None:
