@@ -14,7 +14,7 @@ keeps them as answers, so a scribble has somewhere to go that is not a room's wo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 __all__ = [
@@ -428,7 +428,8 @@ class WordPack:
         name: what the protocol calls it ("classic", "animals", "all").
         title: what players read.
         words: the words a game draws from, in a stable order.
-        ratings: difficulty of each word of `words` (and of those left out), by word.
+        ratings: difficulty of each word of `words` (and of those left out), by word; a word kept
+            although rated "left_out" (the classic pack keeps every word) shows as "hard".
         left_out: words of the theme the model knows but recognizes too rarely or slowly.
     """
 
@@ -461,15 +462,15 @@ def build_packs(
     packs: dict[str, WordPack] = {}
     for name, (title, theme) in lists.items():
         playable = [word for word in theme if word in known]
-        left_out = tuple(
-            w for w in playable if not include_left_out and _rating(w, ratings).difficulty == "left_out"
-        )
+        rated = {w: _rating(w, ratings) for w in playable}
+        # The classic words stay whatever their rating: rooms made before packs existed play them.
+        keeps_all = include_left_out or name == DEFAULT_PACK
+        left_out = () if keeps_all else tuple(w for w in playable if rated[w].difficulty == "left_out")
         words = tuple(w for w in playable if w not in left_out)
-        if name == DEFAULT_PACK:
-            # The classic words stay whatever their rating: rooms made before packs existed play them.
-            words, left_out = tuple(playable), ()
+        for word in words:
+            if rated[word].difficulty == "left_out":
+                rated[word] = replace(rated[word], difficulty="hard")  # kept anyway: to players, a hard word
         if len(words) >= MIN_PACK_WORDS:
-            rated = {w: _rating(w, ratings) for w in playable}
             packs[name] = WordPack(name, title, words, rated, left_out)
     return packs
 

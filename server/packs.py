@@ -15,7 +15,7 @@ from pathlib import Path
 
 import structlog
 
-from game.packs import DEFAULT_PACK, Difficulty, WordPack, WordRating, build_packs, rate_word
+from game.packs import DEFAULT_PACK, WordPack, WordRating, build_packs, rate_word
 from inference.recognizer import DEFAULT_CHECKPOINT
 from server.message_types import PacksMessage
 
@@ -49,12 +49,6 @@ def load_packs(known_words: Sequence[str], checkpoint: Path | None) -> dict[str,
     return build_packs(known_words, ratings)
 
 
-def _shown(difficulty: Difficulty) -> Difficulty:
-    # Only the classic pack keeps words rated "left_out" (rooms made before packs play them): to a
-    # player that is simply a hard word.
-    return "hard" if difficulty == "left_out" else difficulty
-
-
 def packs_message(packs: Mapping[str, WordPack], ref: str | None = None) -> PacksMessage:
     """The `packs` server message: every pack, its words with their difficulty, and what was left out."""
     message: PacksMessage = {
@@ -64,7 +58,7 @@ def packs_message(packs: Mapping[str, WordPack], ref: str | None = None) -> Pack
             {
                 "name": pack.name,
                 "title": pack.title,
-                "words": [{"word": w, "difficulty": _shown(pack.ratings[w].difficulty)} for w in pack.words],
+                "words": [{"word": w, "difficulty": pack.ratings[w].difficulty} for w in pack.words],
                 "left_out": list(pack.left_out),
             }
             for pack in packs.values()

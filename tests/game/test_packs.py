@@ -46,6 +46,9 @@ def test_packs_drop_unknown_and_left_out_words() -> None:
     assert not set(packs["all"].words) & SHAPES and "bat" not in packs["all"].words
     assert len(packs["all"].words) == 345 - len(SHAPES) - 1
     assert "bat" in build_packs(OFFICIAL, ratings, include_left_out=True)["animals"].words
+    # The classic pack keeps a word rated "left_out"; players see it as hard.
+    classic = build_packs(OFFICIAL, {"cup": rate_word("cup", 0.2, None, 6)})[DEFAULT_PACK]
+    assert "cup" in classic.words and not classic.left_out and classic.ratings["cup"].difficulty == "hard"
     # A 20-word model: no theme has enough of its words to fill a game.
     assert set(build_packs(CLASSIC_WORDS, {})) == {DEFAULT_PACK, "all"}
 
