@@ -52,6 +52,7 @@ __all__ = [
     "load_timed",
     "play",
     "render_guesses",
+    "score_accepted",
     "score_room",
 ]
 
@@ -254,12 +255,19 @@ def score_room(
         rule: the decision rule.
         room: a name for reports.
     """
+    return score_accepted(guesses, rule.leaders(probs)[0], labels, room_words, room)
+
+
+def score_accepted(
+    guesses: GuessSet, accepted: np.ndarray, labels: Sequence[str], room_words: Sequence[str], room: str = ""
+) -> RoomScore:
+    """`score_room` from the rule's verdicts, `accepted` = `rule.leaders(probs)[0]`: one rule's verdicts
+    serve every room (the rule does not depend on the room's words)."""
     index_of = {label: index for index, label in enumerate(labels)}
     in_room = np.zeros(len(labels) + 1, dtype=bool)  # the last slot is "no word accepted" (-1)
     for word in room_words:
         if word in index_of:
             in_room[index_of[word]] = True
-    accepted, _ = rule.leaders(probs)
     room_accept = in_room[accepted]  # (G,) the guess accepted some room word
     words = set(room_words)
 
@@ -384,8 +392,9 @@ def play(
     tradeoff: dict[str, list[RoomScore]] = {}
     for name, model in models.items():
         probs = model.predict_rasters(guesses.rasters)
+        accepted, _ = model.rule.leaders(probs)
         scores[name] = {
-            room: score_room(guesses, probs, model.labels, words, model.rule, room)
+            room: score_accepted(guesses, accepted, model.labels, words, room)
             for room, words in rooms.items()
             if set(words) <= set(model.labels)
         }

@@ -31,7 +31,7 @@ import numpy as np
 from inference.decision import DecisionRule
 from inference.model import SEED_LABELS, Checkpoint
 from inference.recognizer import Recognizer
-from inference.replay import ROUND_S, GuessSet, load_timed, render_guesses, score_room
+from inference.replay import ROUND_S, GuessSet, load_timed, render_guesses, score_accepted
 
 __all__ = ["RULE_GRID", "RuleTrial", "choose_rule", "configure_parser", "early_score", "run", "try_rules"]
 
@@ -90,11 +90,12 @@ def try_rules(
 ) -> list[RuleTrial]:
     """Every rule's figures on the same replayed guesses and probabilities."""
     trials = []
+    positives = [i for i, d in enumerate(guesses.drawings) if d.google_recognized]
     for rule in rules:
-        every_word = score_room(guesses, probs, labels, labels, rule, "all words")
-        classic = score_room(guesses, probs, labels, room_words, rule, "classic")
+        accepted, _ = rule.leaders(probs)
+        every_word = score_accepted(guesses, accepted, labels, labels, "all words")
+        classic = score_accepted(guesses, accepted, labels, room_words, "classic")
         times = every_word.first_times
-        positives = [i for i, d in enumerate(guesses.drawings) if d.google_recognized]
         trials.append(
             RuleTrial(
                 rule=rule,
