@@ -25,6 +25,9 @@ class StrokeClassifier(Protocol):
     labels: tuple[str, ...]
     rule: DecisionRule
 
+    @property
+    def runtime(self) -> str: ...  # what computes the network ("onnxruntime" or "torch"), for logs
+
     def predict_strokes(
         self,
         drawings: Sequence[Sequence[np.ndarray]],

@@ -104,14 +104,14 @@ def build_recognition(settings: Settings, redis_url: str, on_result: OnResult) -
     if settings.recognition != "embedded":
         raise ValueError(f"recognition must be 'embedded' or 'workers', not {settings.recognition!r}")
     return LocalRecognition(
-        Recognizer.load(settings.checkpoint),
+        Recognizer.load(settings.checkpoint, settings.model_runtime),
         on_result=on_result,
         max_batch=settings.max_batch,
         max_wait_ms=settings.max_wait_ms,
         guess_interval_ms=settings.guess_interval_ms,
         threshold=settings.recognition_threshold,
         processes=auto_processes() if settings.recognition_processes < 0 else settings.recognition_processes,
-        load_model=functools.partial(Recognizer.load, settings.checkpoint),
+        load_model=functools.partial(Recognizer.load, settings.checkpoint, settings.model_runtime),
     )
 
 

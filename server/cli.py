@@ -8,6 +8,7 @@
     doodle-party bots        load-test a running server with replaying bots
     doodle-party data download   fetch the official Quick, Draw! files
     doodle-party data import-tfjs   import a TensorFlow.js model (the DoodleNet teacher)
+    doodle-party data export-onnx   write a checkpoint's network for ONNX Runtime (served when beside it)
     doodle-party archive ...     manage the archive of consented drawings
     doodle-party contract    write docs/asyncapi.json, the protocol as an AsyncAPI document
 
@@ -41,6 +42,7 @@ DELEGATED = {
 DATA_COMMANDS = {
     "download": ("inference.download", "download official Quick, Draw! files"),
     "import-tfjs": ("inference.tfjs", "import a TensorFlow.js layers model (DoodleNet) as a checkpoint"),
+    "export-onnx": ("inference.ort", "write a checkpoint's network as an ONNX graph for ONNX Runtime"),
 }
 
 

@@ -61,6 +61,10 @@ class Settings:
     # Recognition.
     recognition: str = "embedded"  # "embedded" (in-process batcher) or "workers" (Redis Stream workers)
     checkpoint: Path | None = None  # None: the shipped default model
+    # What computes the network: "auto" (ONNX Runtime when the checkpoint's exported graph is beside it,
+    # else torch), "onnxruntime" (refuse to start without the graph) or "torch". Same answers to 1e-5;
+    # ONNX Runtime costs less CPU per drawing (docs/benchmarks.md; inference/ort.py).
+    model_runtime: str = "auto"
     max_batch: int = 64
     max_wait_ms: float = 4.0
     # Embedded only: child processes that run the model; 0: a thread of the gateway process; -1: auto
@@ -140,6 +144,11 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
         help="run the model in this process, or send jobs to `doodle-party worker` processes",
     )
     parser.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
+    parser.add_argument(
+        "--model-runtime",
+        choices=["auto", "onnxruntime", "torch"],
+        help="what runs the network (default auto: ONNX Runtime when the exported graph is there)",
+    )
     parser.add_argument("--max-batch", type=int, help="largest inference batch (default 64)")
     parser.add_argument("--max-wait-ms", type=float, help="longest wait to fill a batch (default 4 ms)")
     parser.add_argument(

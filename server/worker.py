@@ -408,6 +408,7 @@ async def run_worker(
             max_wait_ms=max_wait_ms,
             claim_idle_ms=claim_idle_ms,
             labels=len(recognizer.labels),
+            runtime=recognizer.runtime,
         )
         publisher = asyncio.create_task(worker.publish_loop(), name="worker-publish")
         try:
@@ -446,6 +447,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Flags of `doodle-party worker` (environment: REDIS_URL, DOODLE_CHECKPOINT, DOODLE_MAX_BATCH...)."""
     parser.add_argument("--redis-url", help="Redis holding the doodle:jobs stream (REDIS_URL); required")
     parser.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
+    parser.add_argument(
+        "--model-runtime",
+        choices=["auto", "onnxruntime", "torch"],
+        help="what runs the network (default auto: ONNX Runtime when the exported graph is there)",
+    )
     parser.add_argument("--name", help="consumer name, unique per worker (default: host-pid)")
     parser.add_argument("--max-batch", type=int, help="largest inference batch (default 64)")
     parser.add_argument("--max-wait-ms", type=float, help="longest wait to fill a batch (default 4 ms)")
@@ -485,7 +491,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    recognizer = Recognizer.load(settings.checkpoint)
+    recognizer = Recognizer.load(settings.checkpoint, settings.model_runtime)
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
 
     async def main() -> None:

@@ -163,6 +163,7 @@ class LocalRecognition(ScheduledRecognition):
             max_batch=self.batcher.max_batch,
             max_wait_ms=self.batcher.max_wait_s * 1000.0,
             labels=len(self.labels),
+            runtime=self._recognizer.runtime,
         )
 
     async def aclose(self) -> None:

@@ -21,12 +21,12 @@ def drawings(quickdraw_dir: Path) -> list[DrawingRecord]:
     return [record for word in WORDS for record in by_word[word][:4]]
 
 
-@pytest.fixture(scope="module", params=["shipped", "seed"])
+@pytest.fixture(scope="module", params=["shipped", "shipped on torch", "seed"])
 def recognizer(request: pytest.FixtureRequest, seed_model_path: Path) -> Recognizer:
-    """Both models behind the same API."""
+    """Both models behind the same API, the shipped one on both runtimes."""
     if request.param == "seed":
         return Recognizer.from_seed(seed_model_path)
-    return Recognizer.load()
+    return Recognizer.load(runtime="torch" if request.param == "shipped on torch" else "auto")
 
 
 def _as_live(record: DrawingRecord, offset: float = 40.0, scale: float = 1.7) -> list[np.ndarray]:
