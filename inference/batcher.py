@@ -18,7 +18,8 @@ Rules:
 - Concurrency. One batch runs at a time by default (batches in one process contend for its GIL);
   with `concurrency` N and an executor of N processes, up to N batches run at once, the next one
   filling meanwhile as before. What is pending is shared evenly among the free slots (64 pending and
-  two free processes make two batches of 32, not one of 64 and an idle process), so batches grow to
+  two free processes make two batches of 32, not one of 64 and an idle process; a few pending are
+  not split below 8 a batch, where the CPU per request climbs), so batches grow to
   `max_batch` only when there is enough work for every process.
 
 Errors::
@@ -52,6 +53,11 @@ __all__ = [
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 
+# Pending requests are split among free processes only into batches at least this large: at the
+# server's ordinary load (a few requests at once) one process takes them all. Rasterizing and the
+# network cost 2-3x more CPU per drawing at batch 1 than at batch 8 (docs/benchmarks.md), and one
+# batch of 8 finishes ~1 ms after two of 4 in parallel would.
+_SPLIT_FLOOR = 8
 # How many recent batches the latency percentiles in `BatcherStats` are computed over.
 _LATENCY_WINDOW = 2048
 
@@ -348,7 +354,10 @@ class MicroBatcher(Generic[Req, Res]):
         return True
 
     def _take_batch(self, free_slots: int = 1) -> list[_Slot[Req, Res]]:
-        size = min(self.max_batch, math.ceil(self.pending / free_slots))
+        # Shared among free slots, but never into batches smaller than _SPLIT_FLOOR: a small batch
+        # costs several times more CPU per request than a larger one (fixed per-call costs).
+        share = max(math.ceil(self.pending / free_slots), _SPLIT_FLOOR)
+        size = min(self.max_batch, share)
         batch: list[_Slot[Req, Res]] = []
         for queue in (self._urgent, self._normal):
             while queue and len(batch) < size:

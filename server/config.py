@@ -66,7 +66,9 @@ class Settings:
     # ONNX Runtime costs less CPU per drawing (docs/benchmarks.md; inference/ort.py).
     model_runtime: str = "auto"
     max_batch: int = 64
-    max_wait_ms: float = 4.0
+    # 10 ms lets a few guesses share a batch at ordinary load: recognition CPU per drawing-player-second
+    # fell ~15% against 4 ms for +5 ms median latency (docs/benchmarks.md, "Capacity levers").
+    max_wait_ms: float = 10.0
     # Embedded only: child processes that run the model; 0: a thread of the gateway process; -1: auto
     # (one per core up to 4, none on a single core; see server.recognition.auto_processes).
     recognition_processes: int = -1
@@ -150,7 +152,7 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
         help="what runs the network (default auto: ONNX Runtime when the exported graph is there)",
     )
     parser.add_argument("--max-batch", type=int, help="largest inference batch (default 64)")
-    parser.add_argument("--max-wait-ms", type=float, help="longest wait to fill a batch (default 4 ms)")
+    parser.add_argument("--max-wait-ms", type=float, help="longest wait to fill a batch (default 10 ms)")
     parser.add_argument(
         "--event-loop", choices=["uvloop", "asyncio"], help="the gateway's event loop (default uvloop)"
     )

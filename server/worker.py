@@ -108,7 +108,7 @@ class WorkerConfig:
     """
 
     max_batch: int = 64
-    max_wait_ms: float = 4.0
+    max_wait_ms: float = 10.0
     claim_idle_ms: int = DEFAULT_CLAIM_IDLE_MS
     max_deliveries: int = 5
     block_ms: int = 500
@@ -362,7 +362,7 @@ async def run_worker(
     consumer_name: str,
     recognizer: StrokeClassifier,
     max_batch: int = 64,
-    max_wait_ms: float = 4.0,
+    max_wait_ms: float = 10.0,
     claim_idle_ms: int = 3000,
     stop_event: asyncio.Event,
     debug_delay_ms: float = 0.0,
@@ -454,7 +454,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--name", help="consumer name, unique per worker (default: host-pid)")
     parser.add_argument("--max-batch", type=int, help="largest inference batch (default 64)")
-    parser.add_argument("--max-wait-ms", type=float, help="longest wait to fill a batch (default 4 ms)")
+    parser.add_argument("--max-wait-ms", type=float, help="longest wait to fill a batch (default 10 ms)")
     parser.add_argument(
         "--claim-idle-ms",
         type=int,

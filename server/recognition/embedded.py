@@ -88,7 +88,7 @@ class LocalRecognition(ScheduledRecognition):
         *,
         on_result: OnResult,
         max_batch: int = 64,
-        max_wait_ms: float = 4.0,
+        max_wait_ms: float = 10.0,
         guess_interval_ms: float = 150.0,
         threshold: float | None = None,
         max_in_flight: int | None = None,

@@ -69,8 +69,8 @@ async def test_requests_are_grouped_up_to_max_batch() -> None:
 
 
 async def test_concurrent_batches_share_the_pending_work() -> None:
-    """concurrency 2: two batches run at once, and 10 pending requests with both slots free make two
-    batches of 5 rather than one of 8 and one of 2; with one slot busy, a batch grows to max_batch."""
+    """concurrency 2: two batches run at once, and 20 pending requests with both slots free make two
+    batches of 10 rather than one of 16 and one of 4."""
     running: list[list[str]] = []
     both_running = threading.Barrier(2, timeout=5)
 
@@ -82,7 +82,7 @@ async def test_concurrent_batches_share_the_pending_work() -> None:
 
     batcher = MicroBatcher(
         predict,
-        max_batch=8,
+        max_batch=16,
         max_wait_ms=50,
         concurrency=2,
         executor=concurrent.futures.ThreadPoolExecutor(2),
@@ -90,9 +90,32 @@ async def test_concurrent_batches_share_the_pending_work() -> None:
     with pytest.raises(ValueError):
         MicroBatcher(predict, concurrency=0)
     await batcher.start()
-    results = [batcher.enqueue(f"r{i}") for i in range(10)]
-    assert await asyncio.gather(*results) == [f"done:r{i}" for i in range(10)]
-    assert running == [[f"r{i}" for i in range(5)], [f"r{i}" for i in range(5, 10)]]
+    results = [batcher.enqueue(f"r{i}") for i in range(20)]
+    assert await asyncio.gather(*results) == [f"done:r{i}" for i in range(20)]
+    assert running == [[f"r{i}" for i in range(10)], [f"r{i}" for i in range(10, 20)]]
+    await batcher.aclose()
+
+
+async def test_a_few_pending_requests_are_not_split_into_tiny_batches() -> None:
+    """concurrency 2 and both slots free: 6 pending requests run as one batch, not two of 3 (small
+    batches cost several times more CPU per request); the other slot stays free for what comes next."""
+    batches: list[list[str]] = []
+
+    def predict(requests: Sequence[str]) -> list[str]:
+        batches.append(list(requests))
+        return [f"done:{request}" for request in requests]
+
+    batcher = MicroBatcher(
+        predict,
+        max_batch=16,
+        max_wait_ms=50,
+        concurrency=2,
+        executor=concurrent.futures.ThreadPoolExecutor(2),
+    )
+    await batcher.start()
+    results = [batcher.enqueue(f"r{i}") for i in range(6)]
+    assert await asyncio.gather(*results) == [f"done:r{i}" for i in range(6)]
+    assert batches == [[f"r{i}" for i in range(6)]]
     await batcher.aclose()
 
 
