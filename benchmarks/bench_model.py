@@ -9,6 +9,10 @@ thread (one core), and the throughput of one single-threaded worker process per 
 from simplified strokes included (the path the server takes after normalising live strokes). The
 rasterizer alone is timed too, because at 28x28 it costs about as much as the network. Wall-clock
 figures swing on a shared machine; the CPU-second ones divide by the CPU time the process used.
+
+A second table is the serving path as the server runs it, by batch size: raw timed strokes (what
+phones send) through normalizing, rasterizing and the network, in CPU microseconds per drawing, for
+every model and for the shipped one on both runtimes (ONNX Runtime, what `auto` serves, and torch).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import torch
 
 from inference.evaluate import collect_drawings, measure_speed
+from inference.formats import load_drawings
 from inference.model import SEED_LABELS
 from inference.rasterize import rasterize_batch
 from inference.recognizer import DEFAULT_CHECKPOINT, SEED_STATE_DICT, Recognizer
@@ -49,6 +54,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument(
+        "--serving-batches",
+        type=int,
+        nargs="+",
+        default=[1, 2, 4, 8, 16, 64],
+        help="batch sizes of the serving-path table",
+    )
+    parser.add_argument(
         "--compare",
         action="append",
         default=[],
@@ -63,6 +75,7 @@ def main() -> None:
     for text in args.compare:
         name, _, path = text.partition("=")
         models.append((name, ("checkpoint", Path(path)), Recognizer.load(Path(path))))
+    shipped_on_torch = Recognizer.load(DEFAULT_CHECKPOINT, runtime="torch")
 
     drawings = [
         d for d in collect_drawings(args.data, SEED_LABELS, max_per_class=60) if d.strokes is not None
@@ -87,6 +100,28 @@ def main() -> None:
             f"{speed.throughput_workers:,.0f}/s ({args.workers} processes) | "
             f"{speed.throughput_workers_cpu:,.0f}/s |"
         )
+    serving_path(
+        [(f"{name} ({recognizer.runtime})", recognizer) for name, _, recognizer in models]
+        + [(f"{DEFAULT_CHECKPOINT.stem} (torch)", shipped_on_torch)],
+        args.data,
+        args.serving_batches,
+    )
+
+
+def serving_path(models: Sequence[tuple[str, Recognizer]], data: Path, batch_sizes: Sequence[int]) -> None:
+    """Print CPU microseconds per drawing of `predict_strokes` on raw timed strokes, by batch size."""
+    by_word = load_drawings(data, SEED_LABELS)
+    raw = [record.raw_strokes for word in SEED_LABELS for record in by_word[word][:8] if record.raw_strokes]
+    print(f"\nserving path on {len(raw)} raw drawings: CPU microseconds per drawing, one thread")
+    print("| model | " + " | ".join(f"b={size}" for size in batch_sizes) + " |")
+    print("| --- | " + " | ".join("---:" for _ in batch_sizes) + " |")
+    for name, recognizer in models:
+        cells = []
+        for size in batch_sizes:
+            batches = [raw[i : i + size] for i in range(0, len(raw) - size + 1, size)]
+            _, rate = _per_second(recognizer.predict_strokes, batches, seconds=1.5)
+            cells.append(f"{1e6 / rate:,.0f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
