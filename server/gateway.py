@@ -53,7 +53,7 @@ from server.archive import enqueue_round, forget_player, record_consent
 from server.clock import Clock, SystemClock, Wakeup
 from server.config import Settings
 from server.drawings import Drawings
-from server.envelopes import CommitEnvelope, GuessEnvelope, decode_envelope
+from server.envelopes import GuessEnvelope, decode_envelope
 from server.errors import (
     AlreadyInRoom,
     HelloFirst,
@@ -783,11 +783,10 @@ class Gateway:
             except StaleRoomVersion:
                 _commit_conflicts.inc()
                 continue
-            local = self.rooms.get(code)
-            if local is not None:
-                # Our own commit acts here at once, exactly as its echo would (the view skips the echo).
-                envelope = CommitEnvelope(new_version, new_state, tuple(events))
-                self._apply(local, local.view.receive(envelope, local=True))
+            # Our own commit acts here when its echo comes, like every peer's: the room's channel is
+            # the one order of its strokes, guesses and commits. Acting at once would put a round's
+            # end before strokes accepted earlier but still on their way (a spectator 2x past the
+            # knee saw "round_ended", then never its last strokes; docs/benchmarks.md).
             # Any live gateway ticks the room at this deadline, even when none holds its members.
             await self.store.index_deadline(code, rules.next_deadline(new_state))
             await self._after_commit(new_state, events)

@@ -2,15 +2,16 @@
 
 Like websockets' ``Protocol``, this object does no I/O: no sockets, no asyncio, no clock. Every gateway
 with members in a room keeps one ``RoomView`` of it and feeds it every envelope of the room's channel
-(``server/envelopes.py``), in order; the gateway that committed feeds it the same envelope (its own
-commit, at once, when nothing is missing before it; otherwise the echo). What comes out is the same on
-every gateway for the same members: the frames to send and to whom, the drawings to clear, the
-recognitions to forget, the room's next wake-up, the seats to give up.
+(``server/envelopes.py``), in the channel's order, the gateway that committed included (its own
+commits come back as echoes like any other: the channel is the one order of a room's strokes,
+guesses and commits). What comes out is the same on every gateway for the same members: the frames
+to send and to whom, the drawings to clear, the recognitions to forget, the room's next wake-up, the
+seats to give up.
 
 Rules of this file:
 
 - A commit is acted on once, in version order: one older than or equal to the view's version has
-  been seen (the echo of a commit the view took locally) and gives nothing.
+  been seen (or was covered by a state the view learned on a join) and gives nothing.
 - A member's frames start after its snapshot: from ``seat()`` to ``snapshot_sent()`` what is meant for
   it is held, then given out minus what the snapshot covered (its version, its strokes).
 - The view holds no drawing itself: it says when the drawings of its players go stale (a round
@@ -152,17 +153,11 @@ class RoomView:
         self.state, self.version = state, version - 1
         return [SetTimer(rules.next_deadline(state))]
 
-    def receive(self, envelope: Envelope, *, local: bool = False) -> list[Effect]:
-        """Act on one envelope of the room's channel.
-
-        Args:
-            envelope: as published.
-            local: the gateway's own commit, before its echo; taken only if it is the next version
-                (else the echo brings it, in order, after the commits before it).
-        """
+    def receive(self, envelope: Envelope) -> list[Effect]:
+        """Act on one envelope of the room's channel, in the channel's order."""
         match envelope:
             case CommitEnvelope():
-                if envelope.version <= self.version or (local and envelope.version != self.version + 1):
+                if envelope.version <= self.version:
                     return []
                 return self._commit(envelope)
             case StrokeEnvelope():

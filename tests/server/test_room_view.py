@@ -70,19 +70,26 @@ def _view_with(room: Room, *seats: tuple[str, Role]) -> RoomView:
 
 
 def test_a_commit_is_acted_on_once_in_version_order() -> None:
-    """The echo of a commit already taken gives nothing; a local commit past a gap waits for its echo."""
+    """A commit seen again (or covered by a learned state) gives nothing."""
     room = Room()
     view = _view_with(room, ("ana", Role.PLAYER))
     joined = room.commit(JoinRoom("bob", "Bob"), T0 + 1)
-    effects = view.receive(joined, local=True)
-    assert _sends(effects) == [("player_joined", ("ana",))]
+    assert _sends(view.receive(joined)) == [("player_joined", ("ana",))]
     assert view.receive(joined) == []
-    skipped = room.commit(JoinRoom("cy", "Cy"), T0 + 2)
-    ahead = room.commit(JoinRoom("dee", "Dee"), T0 + 3)
-    assert view.receive(ahead, local=True) == []  # the echo of `skipped` has not come yet
-    assert _sends(view.receive(skipped)) == [("player_joined", ("ana",))]
-    assert _sends(view.receive(ahead)) == [("player_joined", ("ana",))]
     assert view.state == room.state and view.version == room.version
+
+
+def test_strokes_published_before_a_round_ends_go_out_before_its_end() -> None:
+    """Frames leave in the channel's order, on the committing gateway too: the last strokes of a round
+    reach the TV before "round_ended", never after it (or never, if the TV leaves at the end)."""
+    room = Room(words=["apple"], rounds=1, round_seconds=20)
+    view = _view_with(room, ("ana", Role.PLAYER), ("tv", Role.SPECTATOR))
+    started = room.commit(StartGame("ana", seed=1), T0 + 2)
+    stroke = room.stroke("ana", 1, end=True)
+    ended = room.commit(Tick(), T0 + 60)
+    frames = [sent for envelope in (started, stroke, ended) for sent in _sends(view.receive(envelope))]
+    kinds = [kind for kind, to in frames if "tv" in to]
+    assert kinds.index("stroke") < kinds.index("round_ended")
 
 
 def test_a_fresh_view_learns_the_state_a_join_read_and_still_acts_on_its_echo() -> None:
@@ -130,7 +137,7 @@ def test_a_round_start_clears_the_drawings_of_local_players_and_sets_the_timer()
 
 
 def test_the_same_envelopes_give_the_same_effects_on_every_gateway() -> None:
-    """The committing gateway (local) and a peer (echo) clear the same drawings through a rematch."""
+    """The committing gateway and a peer clear the same drawings through a rematch."""
     room = Room(words=["apple"], rounds=1, round_seconds=20)
     room.commit(JoinRoom("bob", "Bob"), T0 + 1)
     committer, peer = _view_with(room, ("bob", Role.PLAYER)), _view_with(room, ("bob", Role.PLAYER))
@@ -143,7 +150,7 @@ def test_the_same_envelopes_give_the_same_effects_on_every_gateway() -> None:
         room.commit(StartGame("ana", seed=2), T0 + 62),
     ]
     for envelope in steps:
-        here = committer.receive(envelope, local=True)
+        here = committer.receive(envelope)
         assert committer.receive(envelope) == []
         there = peer.receive(envelope)
         assert [type(e) for e in here] == [type(e) for e in there]
