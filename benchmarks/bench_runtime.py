@@ -10,8 +10,9 @@ Options measured for the model `Recognizer.load()` serves (and the seed model):
 - bfloat16_autocast: channels-last under `torch.autocast("cpu", torch.bfloat16)` (fast only on CPUs
   with native bf16 instructions);
 - compile: `torch.compile` (inductor), timed after warm-up, compile time reported separately;
-- onnxruntime: exported with `torch.onnx.export`, run by ONNX Runtime (only when importable: pass
-  `--onnx-path DIR` with a `pip install --target DIR onnxruntime onnx`; it is not a dependency);
+- onnxruntime: exported with `torch.onnx.export`, run by ONNX Runtime (float32 is what the server
+  serves, `inference/ort.py`; both packages come with `pip install -e '.[dev]'`; `--onnx-path DIR`
+  points at another install of them);
 
 each at torch intra-op threads 1 and 2, for batch sizes 1..256. "Exact" means the probabilities agree
 with the eager reference within 1e-5 and every top-3 ranking is identical.

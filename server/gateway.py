@@ -816,7 +816,10 @@ class Gateway:
         player_id = self._me(client)
         local = self.rooms.get(code)
         state = local.view.state if local is not None else None
-        game = state.game_number if state is not None else 0
+        # The batch names its game when the client says it (round numbers restart every game): a
+        # batch read late, after a rematch, is then refused instead of filed into the new game's
+        # drawing. Otherwise the game this gateway knows the room to be in.
+        game = batch.game if batch.game is not None else (state.game_number if state is not None else 0)
         points = [list(point) for point in batch.points]
         canvas = list(client.canvas) if client.canvas is not None else None
         now = self.clock.now()
@@ -825,7 +828,7 @@ class Gateway:
             return  # a resent batch the server already has: relayed and recognized once already
         _strokes_in.inc()
         strokes = self.drawings.add(player_id, (game, batch.round), batch.stroke, batch.points)
-        current = state.round if state is not None else None
+        current = state.round if state is not None and state.game_number == game else None
         word = current.word if current is not None and current.number == batch.round else None
         self.recognition.update(
             RecognitionJob(

@@ -33,6 +33,8 @@ MAX_ID_LENGTH = 64
 MAX_ROOM_CODE_LENGTH = 16
 MAX_TOKEN_LENGTH = 256
 MAX_ROUND_NUMBER = 1000
+# Games of a room are counted 1, 2, ... (a rematch starts the next); any 32-bit client can hold one.
+MAX_GAME_NUMBER = 2**31 - 1
 
 
 class Rule:
@@ -338,6 +340,19 @@ class StrokeMessage(TypedDict):
 
     type: Literal["stroke"]
     round: Annotated[int, Rule(minimum=1, maximum=MAX_ROUND_NUMBER, description="From `round_started`.")]
+    game: NotRequired[
+        Annotated[
+            int,
+            Rule(
+                minimum=1,
+                maximum=MAX_GAME_NUMBER,
+                description=(
+                    "From `round_started` (or the `room` snapshot): names the game of `round`, since round"
+                    " numbers restart at 1 with every game. Without it the server takes the game it is in."
+                ),
+            ),
+        ]
+    ]
     stroke: Annotated[
         int,
         Rule(minimum=0, maximum=MAX_STROKES_PER_DRAWING - 1, description="0, 1, 2, ...: pen down to pen up."),

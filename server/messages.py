@@ -45,11 +45,13 @@ from game.state import Phase, RoomState, RoundState
 from server import message_types as shapes
 from server.message_types import (
     MAX_CANVAS_SIDE,
+    MAX_GAME_NUMBER,
     MAX_ID_LENGTH,
     MAX_NAME_LENGTH,
     MAX_POINT_TIME_MS,
     MAX_POINTS_PER_DRAWING,
     MAX_POINTS_PER_MESSAGE,
+    MAX_ROUND_NUMBER,
     MAX_STROKES_PER_DRAWING,
 )
 
@@ -227,13 +229,15 @@ class Rematch:
 
 @dataclass(frozen=True, slots=True)
 class StrokeBatch:
-    """Points of stroke number ``stroke`` of the sender's drawing in round ``round``."""
+    """Points of stroke number ``stroke`` of the sender's drawing in round ``round`` of game ``game``
+    (None: the game the server is in; round numbers restart at 1 with every game)."""
 
     round: int
     stroke: int
     points: tuple[tuple[float, float, float], ...]
     end: bool = False
     id: str | None = None
+    game: int | None = None
     type: Literal["stroke"] = "stroke"
 
 
@@ -463,11 +467,12 @@ def _parse_stroke(
     data: Mapping[str, Any], ref: str | None, canvas: tuple[float, float] | None
 ) -> StrokeBatch:
     return StrokeBatch(
-        round=_int(data, "stroke", "round", 1, 1000),
+        round=_int(data, "stroke", "round", 1, MAX_ROUND_NUMBER),
         stroke=_int(data, "stroke", "stroke", 0, MAX_STROKES_PER_DRAWING - 1),
         points=_points(data.get("points"), "stroke", canvas, max_points=MAX_POINTS_PER_MESSAGE),
         end=_bool(data, "stroke", "end"),
         id=ref,
+        game=_int(data, "stroke", "game", 1, MAX_GAME_NUMBER) if data.get("game") is not None else None,
     )
 
 

@@ -722,6 +722,7 @@ class Bot:
         message = {
             "type": "stroke",
             "id": msg_id,
+            "game": game,
             "round": round_number,
             "stroke": batch.stroke,
             "points": batch.wire_points(),

@@ -141,6 +141,7 @@ function roomFromSnapshot(message) {
     spectators: message.spectators.map((spectator) => ({ ...spectator })),
     round: message.round ? { ...message.round, recognized: [...message.round.recognized] } : null,
     roundsTotal: message.rounds_total,
+    game: message.game,
     role: message.you.role,
     drawings: new Map(), // player_id -> Drawing
     guesses: new Map(), // player_id -> [{word, score}]
@@ -330,6 +331,7 @@ function onRoomEvent(message) {
       break;
     case "round_started":
       room.phase = "round";
+      room.game = message.game;
       room.round = {
         round: message.round,
         word: message.word,
@@ -753,7 +755,7 @@ const round = {
     this.streamer = new StrokeStreamer((strokeIndex, points, end) => {
       const current = app.room && app.room.round;
       if (!current) return;
-      connection.sendNow(protocol.stroke(current.round, strokeIndex, points, end));
+      connection.sendNow(protocol.stroke(current.round, strokeIndex, points, end, undefined, app.room.game));
     }, { intervalMs: 50, maxPoints: protocol.LIMITS.maxPointsPerStroke });
     this.pad = new DrawingPad($("#pad"), {
       now: () => (app.room && app.room.round ? connection.serverNow() - app.room.round.started_at : 0),

@@ -78,9 +78,22 @@ export function startGame(id?: MessageId): StartGameMessage {
  * @param strokeIndex 0, 1, 2, ... (pen down to pen up is one stroke).
  * @param points [x, y, t]; t in ms since the round started.
  * @param end true on the last batch of the stroke (pen up).
+ * @param id optional message id, echoed in an error.
+ * @param game the `game` from round_started (or the room snapshot). Round numbers restart at 1 with
+ *   every game; naming the game lets the server refuse a batch that reaches it after a rematch
+ *   instead of adding it to the new game's drawing.
  */
-export function stroke(round: number, strokeIndex: number, points: Point[], end: boolean, id?: MessageId): StrokeMessage {
-  return withId<StrokeMessage>({ type: "stroke", round, stroke: strokeIndex, points, end }, id);
+export function stroke(
+  round: number,
+  strokeIndex: number,
+  points: Point[],
+  end: boolean,
+  id?: MessageId,
+  game?: number,
+): StrokeMessage {
+  const message: StrokeMessage = { type: "stroke", round, stroke: strokeIndex, points, end };
+  if (game !== undefined) message.game = game;
+  return withId<StrokeMessage>(message, id);
 }
 
 export function kick(playerId: string, id?: MessageId): KickMessage {

@@ -314,6 +314,10 @@ export interface StrokeMessage {
    */
   round: number;
   /**
+   * From `round_started` (or the `room` snapshot): names the game of `round`, since round numbers restart at 1 with every game. Without it the server takes the game it is in.
+   */
+  game?: number;
+  /**
    * 0, 1, 2, ...: pen down to pen up.
    */
   stroke: number;

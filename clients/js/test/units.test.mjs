@@ -67,6 +67,15 @@ test("builders make the documented messages", () => {
     id: 1,
   });
   assert.deepEqual(stroke(1, 0, [[1, 2, 3]], true), { type: "stroke", round: 1, stroke: 0, points: [[1, 2, 3]], end: true });
+  assert.deepEqual(stroke(1, 0, [[1, 2, 3]], false, "s1", 2), {
+    type: "stroke",
+    round: 1,
+    stroke: 0,
+    points: [[1, 2, 3]],
+    end: false,
+    game: 2,
+    id: "s1",
+  });
   assert.equal(msUntil(2_000, 500, 1_000), 500);
 });
 

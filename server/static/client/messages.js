@@ -48,9 +48,16 @@ export function startGame(id) {
  * @param strokeIndex 0, 1, 2, ... (pen down to pen up is one stroke).
  * @param points [x, y, t]; t in ms since the round started.
  * @param end true on the last batch of the stroke (pen up).
+ * @param id optional message id, echoed in an error.
+ * @param game the `game` from round_started (or the room snapshot). Round numbers restart at 1 with
+ *   every game; naming the game lets the server refuse a batch that reaches it after a rematch
+ *   instead of adding it to the new game's drawing.
  */
-export function stroke(round, strokeIndex, points, end, id) {
-    return withId({ type: "stroke", round, stroke: strokeIndex, points, end }, id);
+export function stroke(round, strokeIndex, points, end, id, game) {
+    const message = { type: "stroke", round, stroke: strokeIndex, points, end };
+    if (game !== undefined)
+        message.game = game;
+    return withId(message, id);
 }
 export function kick(playerId, id) {
     return withId({ type: "kick", player_id: playerId }, id);
