@@ -5,7 +5,8 @@ prefixes the way a phone streams them), the same model, the same number of concu
 
 - baseline: the origin's design, provided here: an HTTP endpoint (stdlib `ThreadingHTTPServer`, one
   thread per connection, keep-alive) that takes one PNG of the canvas per request, decodes it, crops
-  and resizes it to 28x28 and runs one forward pass per request. The PNGs are rendered before the
+  and resizes it to 28x28 and runs one forward pass per request, on torch as the origin did
+  (`--baseline-runtime onnxruntime` gives it the runtime the server uses). The PNGs are rendered before the
   clock starts (in the origin they are rendered by the phone). Latency: from the request being
   written to the response being read, by an asyncio client in the benchmark process.
 - embedded: `LocalRecognition` (MicroBatcher in the gateway process) for several batch settings.
@@ -131,8 +132,8 @@ def png_to_raster(data: bytes) -> np.ndarray:
     return np.array(crop.resize((28, 28), Image.Resampling.BOX), dtype=np.uint8)
 
 
-def serve_baseline(port: int, checkpoint: Path | None) -> None:
-    recognizer = Recognizer.load(checkpoint)
+def serve_baseline(port: int, checkpoint: Path | None, runtime: str) -> None:
+    recognizer = Recognizer.load(checkpoint, runtime)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, to be kind to the baseline
@@ -372,6 +373,7 @@ def stop_process(process: subprocess.Popen[str]) -> None:
 async def run_baseline(args: argparse.Namespace, pngs: list[bytes], threads: int) -> Outcome:
     port = free_port()
     command = [sys.executable, __file__, "--serve-baseline", str(port), "--baseline-threads", str(threads)]
+    command += ["--baseline-runtime", args.baseline_runtime]
     if args.checkpoint:
         command += ["--checkpoint", str(args.checkpoint)]
     server = start_process(command)
@@ -752,6 +754,12 @@ def main() -> None:
     )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument(
+        "--baseline-runtime",
+        choices=["torch", "onnxruntime"],
+        default="torch",
+        help="what runs the baseline's network (default torch: the origin served a PyTorch model)",
+    )
+    parser.add_argument(
         "--public", type=int, nargs="*", default=[], help="public path: WebSocket client counts (e.g. 256)"
     )
     parser.add_argument(
@@ -762,7 +770,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve_baseline:
         torch.set_num_threads(args.baseline_threads[0])
-        serve_baseline(args.serve_baseline, args.checkpoint)
+        serve_baseline(args.serve_baseline, args.checkpoint, args.baseline_runtime)
         return
     asyncio.run(main_async(args))
 
