@@ -29,7 +29,6 @@ import statistics
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from inference.formats import read_ndjson  # noqa: E402
+from inference.model import Checkpoint  # noqa: E402
+from inference.ort import export_onnx  # noqa: E402
 from inference.recognizer import Recognizer, rasters_to_tensor  # noqa: E402
 
 Runner = Callable[[np.ndarray], np.ndarray]  # (B, 28, 28) uint8 -> (B, C) probabilities
@@ -114,7 +115,7 @@ def compile_runner(model: torch.nn.Module) -> Runner:
 
 
 def onnx_runner(
-    model: torch.nn.Module, sample: np.ndarray, threads: int, int8: bool = False
+    checkpoint: Checkpoint, sample: np.ndarray, threads: int, int8: bool = False
 ) -> Runner | None:
     """ONNX Runtime on the exported model; with `int8`, statically quantized (QOperator, per-channel
     int8 weights, uint8 activations calibrated on 1,024 of `sample`'s real drawings)."""
@@ -122,18 +123,7 @@ def onnx_runner(
         import onnxruntime as ort
     except ImportError:
         return None
-    path = Path(tempfile.mkdtemp()) / "model.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (nchw(sample[:8]),),
-            str(path),
-            input_names=["x"],
-            output_names=["logits"],
-            dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
-            dynamo=False,
-        )
+    path = export_onnx(checkpoint, Path(tempfile.mkdtemp()) / "model.onnx")  # as the server's graph
     if int8:
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -249,10 +239,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 "torchscript": torchscript_runner(recognizer.checkpoint.build(), rasters),
                 "bfloat16_autocast": bfloat16_runner(recognizer.checkpoint.build()),
             }
-            onnx = onnx_runner(recognizer.checkpoint.build(), rasters, threads)
+            onnx = onnx_runner(recognizer.checkpoint, rasters, threads)
             if onnx is not None:
                 options["onnxruntime"] = onnx
-                quantized = onnx_runner(recognizer.checkpoint.build(), rasters, threads, int8=True)
+                quantized = onnx_runner(recognizer.checkpoint, rasters, threads, int8=True)
                 if quantized is not None:
                     options["onnxruntime_int8"] = quantized
             if args.compile:

@@ -354,10 +354,10 @@ class MicroBatcher(Generic[Req, Res]):
         return True
 
     def _take_batch(self, free_slots: int = 1) -> list[_Slot[Req, Res]]:
-        # Shared among free slots, but never into batches smaller than _SPLIT_FLOOR: a small batch
-        # costs several times more CPU per request than a larger one (fixed per-call costs).
-        share = max(math.ceil(self.pending / free_slots), _SPLIT_FLOOR)
-        size = min(self.max_batch, share)
+        # Shared among free slots, but into no more batches than hold _SPLIT_FLOOR each: a small
+        # batch costs several times more CPU per request than a larger one (fixed per-call costs).
+        batches = max(1, min(free_slots, self.pending // _SPLIT_FLOOR))
+        size = min(self.max_batch, math.ceil(self.pending / batches))
         batch: list[_Slot[Req, Res]] = []
         for queue in (self._urgent, self._normal):
             while queue and len(batch) < size:

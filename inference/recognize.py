@@ -28,6 +28,9 @@ class StrokeClassifier(Protocol):
     @property
     def runtime(self) -> str: ...  # what computes the network ("onnxruntime" or "torch"), for logs
 
+    # Why the "auto" runtime fell back to torch, or None (logged as a warning at start).
+    fallback_reason: str | None
+
     def predict_strokes(
         self,
         drawings: Sequence[Sequence[np.ndarray]],

@@ -7,7 +7,7 @@ to one loaded `Checkpoint` and runs one batched forward pass per call.
 Two runtimes compute the same network: ONNX Runtime, when the checkpoint's exported graph sits beside
 it (`inference.ort`: float32, equal to torch to 1e-5, faster at the small batches a server runs), and
 torch otherwise. `runtime="auto"` (the default) takes ONNX Runtime when it can and says why not in
-`Recognizer.runtime_note`.
+`Recognizer.fallback_reason` (the server logs it as a warning).
 
 `Recognizer.load(None)` serves the shipped checkpoint `inference/checkpoints/doodle345.pt` (all 345
 Quick, Draw! words, with the decision rule chosen for it). Should that file be missing (a source tree
@@ -133,17 +133,17 @@ class Recognizer:
         model: nn.Module = checkpoint.build()
         self._model = model.to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
         self._onnx: OnnxNetwork | None = None
-        self.runtime_note = "runtime torch asked for"
+        # Why "auto" ended on torch (no graph, a stale one, no onnxruntime); None when it did not.
+        self.fallback_reason: str | None = None
         if runtime != "torch":
             try:
                 if onnx_path is None:
                     raise OnnxUnavailable("no exported graph for a checkpoint built in memory")
                 self._onnx = OnnxNetwork(onnx_path, checkpoint)
-                self.runtime_note = f"graph {onnx_path}"
             except OnnxUnavailable as exc:
                 if runtime == "onnxruntime":
                     raise
-                self.runtime_note = str(exc)
+                self.fallback_reason = str(exc)
 
     @property
     def runtime(self) -> str:

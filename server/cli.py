@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         # Imported here, like the delegated commands: a worker's process must not carry (and export
         # the metrics of) a gateway.
+        from inference.ort import OnnxUnavailable
         from server.app import PortInUse, RedisLost, event_loop_factory, serve_forever
 
         settings = settings_from_args(args)
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runner.run(serve_forever(settings))
         except KeyboardInterrupt:
             pass
-        except (PortInUse, RedisLost, RedisUnavailable) as exc:  # the operator's to fix: one line
+        except (PortInUse, RedisLost, RedisUnavailable, OnnxUnavailable) as exc:  # the operator's: one line
             print(f"doodle-party: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
             return 1
         except OSError as exc:  # the port was taken after check_port_free looked

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "DOODLE_"
+# Settings.model_runtime's values (inference.recognizer.RUNTIMES; not imported here: it loads torch).
+MODEL_RUNTIMES = ("auto", "onnxruntime", "torch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,7 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
     parser.add_argument(
         "--model-runtime",
-        choices=["auto", "onnxruntime", "torch"],
+        choices=MODEL_RUNTIMES,
         help="what runs the network (default auto: ONNX Runtime when the exported graph is there)",
     )
     parser.add_argument("--max-batch", type=int, help="largest inference batch (default 64)")

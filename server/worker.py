@@ -44,6 +44,7 @@ from redis.exceptions import RedisError
 from inference.batcher import BatcherClosed, MicroBatcher
 from inference.recognize import StrokeClassifier
 from server import metrics
+from server.config import MODEL_RUNTIMES
 from server.recognition import (
     JOBS_STREAM,
     LABELS_KEY,
@@ -410,6 +411,8 @@ async def run_worker(
             labels=len(recognizer.labels),
             runtime=recognizer.runtime,
         )
+        if recognizer.fallback_reason is not None:
+            log.warning("worker.onnxruntime_unused", reason=recognizer.fallback_reason)
         publisher = asyncio.create_task(worker.publish_loop(), name="worker-publish")
         try:
             async with asyncio.TaskGroup() as group:
@@ -449,7 +452,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
     parser.add_argument(
         "--model-runtime",
-        choices=["auto", "onnxruntime", "torch"],
+        choices=MODEL_RUNTIMES,
         help="what runs the network (default auto: ONNX Runtime when the exported graph is there)",
     )
     parser.add_argument("--name", help="consumer name, unique per worker (default: host-pid)")
@@ -491,7 +494,13 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    recognizer = Recognizer.load(settings.checkpoint, settings.model_runtime)
+    from inference.ort import OnnxUnavailable
+
+    try:
+        recognizer = Recognizer.load(settings.checkpoint, settings.model_runtime)
+    except OnnxUnavailable as exc:  # --model-runtime onnxruntime without a usable graph
+        log.error("worker.no_onnx_graph", reason=str(exc))
+        return 2
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
 
     async def main() -> None:

@@ -443,7 +443,7 @@ class Bot:
         elif kind == "round_ended":
             self._on_round_ended(message, now)
         elif kind == "game_started":
-            self.game += 1
+            self.game = int(message["game"])  # the server's count: strokes name it
             self.phase = "game"
             self.game_over.clear()
             if self.role == "host":
@@ -511,7 +511,8 @@ class Bot:
         outage = self.outage
         assert outage is not None
         current: dict[str, Any] | None = message.get("round") if message["phase"] == "round" else None
-        if current is not None and self.phase == "round" and current["round"] == self.round:
+        same_round = current is not None and (message["game"], current["round"]) == (self.game, self.round)
+        if current is not None and self.phase == "round" and same_round:
             outage.resumed_into = (self.game, self.round)
             key = self.round_key()
             entries = message.get("strokes") or []
@@ -526,7 +527,7 @@ class Bot:
             self._side_task(self._settle_own_strokes(entries, outage))
             return
         host = self.room.host
-        self.game = host.game if host is not None else self.game
+        self.game = int(message["game"])
         self.phase = message["phase"]
         if host is not None:  # games that ended while we were away are not owed to us
             self.games_over = max(self.games_over, host.games_over)
@@ -568,6 +569,7 @@ class Bot:
         return (entry["player_id"], self.game, self.round, entry["stroke"], last_t)
 
     def _on_round_started(self, message: dict[str, Any], now: float) -> None:
+        self.game = int(message["game"])
         self.round = int(message["round"])
         self.phase = "round"
         self.saw_round_start = True

@@ -165,6 +165,8 @@ class LocalRecognition(ScheduledRecognition):
             labels=len(self.labels),
             runtime=self._recognizer.runtime,
         )
+        if self._recognizer.fallback_reason is not None:
+            log.warning("recognition.onnxruntime_unused", reason=self._recognizer.fallback_reason)
 
     async def aclose(self) -> None:
         """Stop: pending drawings are dropped (no one is left to receive their guesses)."""

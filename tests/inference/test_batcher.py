@@ -97,8 +97,8 @@ async def test_concurrent_batches_share_the_pending_work() -> None:
 
 
 async def test_a_few_pending_requests_are_not_split_into_tiny_batches() -> None:
-    """concurrency 2 and both slots free: 6 pending requests run as one batch, not two of 3 (small
-    batches cost several times more CPU per request); the other slot stays free for what comes next."""
+    """concurrency 2 and both slots free: up to 15 pending requests run as one batch, not two of which
+    one holds fewer than 8 (small batches cost several times more CPU per request)."""
     batches: list[list[str]] = []
 
     def predict(requests: Sequence[str]) -> list[str]:
@@ -113,9 +113,11 @@ async def test_a_few_pending_requests_are_not_split_into_tiny_batches() -> None:
         executor=concurrent.futures.ThreadPoolExecutor(2),
     )
     await batcher.start()
-    results = [batcher.enqueue(f"r{i}") for i in range(6)]
-    assert await asyncio.gather(*results) == [f"done:r{i}" for i in range(6)]
-    assert batches == [[f"r{i}" for i in range(6)]]
+    for count in (6, 9, 15):  # 15: two batches would hold fewer than 8 each
+        batches.clear()
+        results = [batcher.enqueue(f"r{i}") for i in range(count)]
+        assert await asyncio.gather(*results) == [f"done:r{i}" for i in range(count)]
+        assert batches == [[f"r{i}" for i in range(count)]]
     await batcher.aclose()
 
 

@@ -31,7 +31,7 @@ def rasters(quickdraw_dir: Path) -> np.ndarray:
 def test_the_default_checkpoint_is_served_on_onnxruntime() -> None:
     """The graph shipped beside doodle345.pt was exported from its weights, so `auto` takes it."""
     recognizer = Recognizer.load()
-    assert recognizer.runtime == "onnxruntime", recognizer.runtime_note
+    assert recognizer.runtime == "onnxruntime", recognizer.fallback_reason
     assert Recognizer.load(runtime="torch").runtime == "torch"
 
 
@@ -79,7 +79,7 @@ def test_a_graph_of_other_weights_is_never_served(tmp_path: Path) -> None:
     export_onnx(other, tmp_path / "model.onnx")
     recognizer = Recognizer.load(checkpoint)
     assert recognizer.runtime == "torch"
-    assert "other weights" in recognizer.runtime_note
+    assert recognizer.fallback_reason is not None and "other weights" in recognizer.fallback_reason
     with pytest.raises(OnnxUnavailable, match="other weights"):
         Recognizer.load(checkpoint, runtime="onnxruntime")
 

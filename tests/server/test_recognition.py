@@ -16,10 +16,11 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from inference.formats import read_ndjson
-from inference.recognizer import Recognizer
+from inference.ort import OnnxUnavailable
+from inference.recognizer import DEFAULT_CHECKPOINT, RUNTIMES, Recognizer
 from server import metrics
 from server.app import running_server
-from server.config import Settings, settings_from_env
+from server.config import MODEL_RUNTIMES, Settings, settings_from_env
 from server.recognition import (
     JOBS_STREAM,
     LABELS_KEY,
@@ -536,6 +537,28 @@ async def test_serve_runs_the_model_in_child_processes_by_default(redis_url: str
         else:
             assert service.pool is not None and len(service.pool.pids) == auto_processes()
             assert os.getpid() not in service.pool.pids
+
+
+async def test_the_model_runtime_setting_reaches_the_recognizer(redis_url: str, tmp_path: Path) -> None:
+    """DOODLE_MODEL_RUNTIME picks what runs the network: ONNX Runtime by default (the shipped graph),
+    torch when asked; demanding ONNX Runtime for a checkpoint without a graph fails at start, in one
+    clear error."""
+    assert MODEL_RUNTIMES == RUNTIMES  # the settings' list and the recognizer's are one list
+    assert settings_from_env({}).model_runtime == "auto"
+    for runtime, expected in (("auto", "onnxruntime"), ("torch", "torch")):
+        settings = settings_from_env({"DOODLE_MODEL_RUNTIME": runtime}).with_overrides(
+            {"port": 0, "redis_url": redis_url, "recognition_processes": 0}
+        )
+        async with running_server(settings) as server:
+            service = server.gateway.recognition
+            assert isinstance(service, LocalRecognition)
+            assert service._recognizer.runtime == expected
+    bare = tmp_path / "model.pt"
+    bare.write_bytes(DEFAULT_CHECKPOINT.read_bytes())  # no graph beside it
+    demanding = Settings(port=0, redis_url=redis_url, checkpoint=bare, model_runtime="onnxruntime")
+    with pytest.raises(OnnxUnavailable, match="no exported graph"):
+        async with running_server(demanding):
+            pass
 
 
 def test_scheduler_names_ordinary_jobs_a_later_deciding_one_made_outdated() -> None:
