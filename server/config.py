@@ -135,6 +135,25 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings().with_overrides(values)
 
 
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of what runs the model (`serve` embedded, `worker`): which model, on what, how batched."""
+    defaults = Settings()
+    parser.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
+    parser.add_argument(
+        "--model-runtime",
+        choices=MODEL_RUNTIMES,
+        help="what runs the network (default auto: ONNX Runtime when the exported graph is there)",
+    )
+    parser.add_argument(
+        "--max-batch", type=int, help=f"largest inference batch (default {defaults.max_batch})"
+    )
+    parser.add_argument(
+        "--max-wait-ms",
+        type=float,
+        help=f"longest wait to fill a batch (default {defaults.max_wait_ms:g} ms)",
+    )
+
+
 def add_server_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by ``serve`` (and read by :func:`settings_from_args`)."""
     parser.add_argument("--host", help="address to listen on (DOODLE_HOST, default 127.0.0.1)")
@@ -147,14 +166,7 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
         choices=["embedded", "workers"],
         help="run the model in this process, or send jobs to `doodle-party worker` processes",
     )
-    parser.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
-    parser.add_argument(
-        "--model-runtime",
-        choices=MODEL_RUNTIMES,
-        help="what runs the network (default auto: ONNX Runtime when the exported graph is there)",
-    )
-    parser.add_argument("--max-batch", type=int, help="largest inference batch (default 64)")
-    parser.add_argument("--max-wait-ms", type=float, help="longest wait to fill a batch (default 10 ms)")
+    add_model_flags(parser)
     parser.add_argument(
         "--event-loop", choices=["uvloop", "asyncio"], help="the gateway's event loop (default uvloop)"
     )

@@ -33,7 +33,6 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import prometheus_client
@@ -44,7 +43,7 @@ from redis.exceptions import RedisError
 from inference.batcher import BatcherClosed, MicroBatcher
 from inference.recognize import StrokeClassifier
 from server import metrics
-from server.config import MODEL_RUNTIMES
+from server.config import add_model_flags
 from server.recognition import (
     JOBS_STREAM,
     LABELS_KEY,
@@ -449,15 +448,8 @@ async def _watch_publisher(publisher: asyncio.Task[None], stop: asyncio.Event) -
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Flags of `doodle-party worker` (environment: REDIS_URL, DOODLE_CHECKPOINT, DOODLE_MAX_BATCH...)."""
     parser.add_argument("--redis-url", help="Redis holding the doodle:jobs stream (REDIS_URL); required")
-    parser.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
-    parser.add_argument(
-        "--model-runtime",
-        choices=MODEL_RUNTIMES,
-        help="what runs the network (default auto: ONNX Runtime when the exported graph is there)",
-    )
+    add_model_flags(parser)
     parser.add_argument("--name", help="consumer name, unique per worker (default: host-pid)")
-    parser.add_argument("--max-batch", type=int, help="largest inference batch (default 64)")
-    parser.add_argument("--max-wait-ms", type=float, help="longest wait to fill a batch (default 10 ms)")
     parser.add_argument(
         "--claim-idle-ms",
         type=int,
