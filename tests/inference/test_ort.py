@@ -36,7 +36,8 @@ def test_the_default_checkpoint_is_served_on_onnxruntime() -> None:
 
 
 def test_onnxruntime_answers_as_torch_on_real_drawings(rasters: np.ndarray) -> None:
-    """Same probabilities to 1e-5 and the same three best guesses, at every batch size the server runs."""
+    """Same probabilities to 1e-5 and the same three best guesses, at every batch size the server runs
+    and past the most the graph takes in one run."""
     onnx, torch_ = Recognizer.load(runtime="onnxruntime"), Recognizer.load(runtime="torch")
     expected = torch_.predict_rasters(rasters)
     got = onnx.predict_rasters(rasters)
@@ -44,6 +45,10 @@ def test_onnxruntime_answers_as_torch_on_real_drawings(rasters: np.ndarray) -> N
     assert (np.argsort(-got, axis=1)[:, :3] == np.argsort(-expected, axis=1)[:, :3]).all()
     for size in (1, 3, 8):
         np.testing.assert_allclose(onnx.predict_rasters(rasters[:size]), expected[:size], atol=1e-5)
+    # More drawings than one run of the graph takes (evaluate's calls): run in parts, joined in order.
+    many = np.concatenate([rasters] * 10)
+    assert len(many) > 256
+    np.testing.assert_allclose(onnx.predict_rasters(many), np.concatenate([expected] * 10), atol=1e-5)
 
 
 def test_verdicts_do_not_depend_on_the_runtime(quickdraw_dir: Path) -> None:
