@@ -46,6 +46,12 @@ class Settings:
     max_bad_messages: int = 20
     hello_timeout_seconds: float = 10.0
 
+    # Other players' stroke batches wait up to this long to leave together, as one `strokes` frame, for
+    # a client that asked for them in `hello` (docs/protocol.md). One frame per viewer per interval
+    # instead of one per batch and drawer: the gateway's largest cost (docs/benchmarks.md). 0: only
+    # batches that arrive in the same event-loop tick go together.
+    relay_interval_ms: float = 50.0
+
     # Liveness of gateways sharing a Redis: each refreshes its key every heartbeat_seconds, the key
     # expires after alive_ttl_seconds, and every sweep_seconds a gateway marks disconnected the members
     # its rooms have on gateways whose key expired (killed, not shut down).

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import secrets
 import time
@@ -99,6 +100,8 @@ MAX_COMMIT_ATTEMPTS = 16
 # starts its members' seat windows. Seats never run out while no gateway could take the resume.
 GATEWAYS_KEY = "doodle:gateways"
 OUTBOX_LIMIT = 512  # frames queued for one slow client before we drop it
+# A `strokes` frame is sent early once its items reach this size (docs/protocol.md).
+MAX_GROUPED_RELAY_BYTES = 16 * 1024
 
 _connections_gauge = REGISTRY.gauge("doodle_connections", "Open WebSocket connections")
 _rooms_gauge = REGISTRY.gauge("doodle_local_rooms", "Rooms with members on this gateway")
@@ -135,6 +138,10 @@ class Client:
     refused_attempts: int = 0
     outbox: asyncio.Queue[wire.WireFrame] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
     too_slow: bool = False
+    # Asked in hello for other players' stroke batches as `strokes` frames: the ones held for the next.
+    group_strokes: bool = False
+    relays: list[wire.WireFrame] = field(default_factory=list)
+    relay_bytes: int = 0
     log: Any = None
 
     @property
@@ -142,9 +149,28 @@ class Client:
         return self.session.player_id if self.session else None
 
     def send(self, frame: wire.WireFrame | Mapping[str, Any]) -> None:
-        """Queue a frame without waiting; a client too slow to drain its queue is disconnected."""
+        """Queue a frame without waiting, after the stroke relays held for this client (their order
+        is the room's); a client too slow to drain its queue is disconnected."""
         if not isinstance(frame, wire.WireFrame):
             frame = wire.WireFrame(frame)
+        self.send_relays()
+        self._queue(frame)
+
+    def hold_relay(self, frame: wire.WireFrame) -> bool:
+        """Keep a stroke relay for the next `strokes` frame; True if it is the first one held."""
+        self.relays.append(frame)
+        self.relay_bytes += len(frame.encoded(self.encoding or "json"))
+        if self.relay_bytes >= MAX_GROUPED_RELAY_BYTES:
+            self.send_relays()
+        return len(self.relays) == 1
+
+    def send_relays(self) -> None:
+        """Queue the held stroke relays as one `strokes` frame."""
+        if self.relays:
+            relays, self.relays, self.relay_bytes = self.relays, [], 0
+            self._queue(wire.strokes_message(relays, self.encoding or "json"))
+
+    def _queue(self, frame: wire.WireFrame) -> None:
         if self.too_slow:
             return
         try:
@@ -196,10 +222,17 @@ class Gateway:
         self.players: dict[str, Client] = {}
         self.pubsub = client.pubsub(ignore_subscribe_messages=True)
         self._rng = random.SystemRandom()
+        # Recognition job ids: unique on this gateway (they key its in-flight table) without a call to
+        # the OS's random source per stroke; the random prefix keeps a restarted gateway's apart.
+        self._job_prefix = secrets.token_hex(3)
+        self._job_numbers = itertools.count()
         self._background: set[asyncio.Task[Any]] = set()
         self._subscriber: asyncio.Task[None] | None = None
         self._liveness: asyncio.Task[None] | None = None
         self._reaper: asyncio.Task[None] | None = None
+        # Clients holding stroke relays, and the wake-up that sends them (Settings.relay_interval_ms).
+        self._relays_due: list[Client] = []
+        self._relay_wakeup: Wakeup | None = None
         # Set when the process shuts down: its sockets close, but their seats stay taken (not
         # disconnected) until a live gateway sweeps this one, so the seat window starts only then.
         self.draining = False
@@ -236,6 +269,8 @@ class Gateway:
         for room in self.rooms.values():
             if room.timer is not None:
                 room.timer.cancel()
+        if self._relay_wakeup is not None:
+            self._relay_wakeup.cancel()
         await self.pubsub.aclose()  # type: ignore[no-untyped-call]
 
     @property
@@ -244,6 +279,9 @@ class Gateway:
 
     def _now_ms(self) -> int:
         return round(self.clock.now() * 1000)  # as messages._ms rounds every other time
+
+    def _next_job_id(self) -> str:
+        return f"{self._job_prefix}{next(self._job_numbers):x}"
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -414,6 +452,7 @@ class Gateway:
         if client.session is not None:
             raise wire.BadMessage("hello was already sent on this connection")
         client.canvas = hello.canvas
+        client.group_strokes = hello.group_strokes
         resumed = False
         if hello.resume:
             session = await self.sessions.resume(hello.resume)
@@ -832,7 +871,7 @@ class Gateway:
         word = current.word if current is not None and current.number == batch.round else None
         self.recognition.update(
             RecognitionJob(
-                job_id=secrets.token_hex(6),
+                job_id=self._next_job_id(),
                 gateway_id=self.settings.gateway_id,
                 room_code=code,
                 player_id=player_id,
@@ -852,7 +891,7 @@ class Gateway:
             RecognitionJob(
                 # Job ids key the scheduler's in-flight table, so they must be unique on the server: a
                 # client's own id (two phones both say "r1") travels after the dot, for the reply's ref.
-                job_id=f"{secrets.token_hex(6)}.{message.id or ''}",
+                job_id=f"{self._next_job_id()}.{message.id or ''}",
                 gateway_id=self.settings.gateway_id,
                 room_code="",
                 player_id=self._me(client),
@@ -989,9 +1028,14 @@ class Gateway:
         for effect in effects:
             match effect:
                 case Send(frame=frame, to=to):
+                    relay = frame.message["type"] == "stroke"  # another player's stroke batch
                     for player_id in to:
                         client = local.clients.get(player_id)
-                        if client is not None:
+                        if client is None:
+                            continue
+                        if relay and client.group_strokes:
+                            self._hold_relay(client, frame)
+                        else:
                             client.send(frame)
                 case ClearDrawings(player_ids=player_ids):
                     for player_id in player_ids:
@@ -1005,6 +1049,19 @@ class Gateway:
                     client = local.clients.get(player_id)
                     if client is not None:
                         self._spawn(self._detach_and_clear(client))
+
+    def _hold_relay(self, client: Client, frame: wire.WireFrame) -> None:
+        """Send `frame` with the client's next `strokes` frame: one per interval, not one per batch."""
+        if client.hold_relay(frame):
+            self._relays_due.append(client)
+            if self._relay_wakeup is None:
+                interval = self.settings.relay_interval_ms / 1000
+                self._relay_wakeup = self.clock.call_at(self.clock.now() + interval, self._send_relays)
+
+    def _send_relays(self) -> None:
+        due, self._relays_due, self._relay_wakeup = self._relays_due, [], None
+        for client in due:
+            client.send_relays()
 
     async def _detach_and_clear(self, client: Client) -> None:
         player_id = client.player_id

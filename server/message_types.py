@@ -265,6 +265,15 @@ class HelloMessage(TypedDict):
     canvas: NotRequired[Canvas]
     resume: NotRequired[Annotated[str, Rule(minLength=1, maxLength=MAX_TOKEN_LENGTH)]]
     consent: NotRequired[ArchiveConsent]
+    group_strokes: NotRequired[
+        Annotated[
+            bool,
+            Rule(
+                description="true: other players' stroke batches come grouped in `strokes` frames, "
+                "at most one every 50 ms, instead of one `stroke` frame each."
+            ),
+        ]
+    ]
     id: NotRequired[MessageId]
 
 
@@ -499,6 +508,16 @@ class StrokeRelayMessage(TypedDict):
     canvas: NotRequired[Annotated[Canvas, Rule(description="The drawer's canvas from `hello`, if declared.")]]
 
 
+class StrokesMessage(TypedDict):
+    """Other players' stroke batches, grouped (to clients that sent `group_strokes` in `hello`)."""
+
+    type: Literal["strokes"]
+    items: Annotated[
+        list[StrokeRelayMessage],
+        Rule(minItems=1, description="`stroke` messages, oldest first: handle each as if it came alone."),
+    ]
+
+
 Difficulty = Annotated[
     Literal["easy", "medium", "hard", "left_out", "unrated"],
     Named("Difficulty"),
@@ -681,6 +700,7 @@ SERVER_MESSAGES: tuple[type, ...] = (
     PacksMessage,
     GuessMessage,
     StrokeRelayMessage,
+    StrokesMessage,
     PlayerJoinedMessage,
     PlayerLeftMessage,
     PlayerDisconnectedMessage,
@@ -706,6 +726,7 @@ ServerMessage = (
     | PacksMessage
     | GuessMessage
     | StrokeRelayMessage
+    | StrokesMessage
     | PlayerJoinedMessage
     | PlayerLeftMessage
     | PlayerDisconnectedMessage

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import msgpack
 
@@ -176,6 +176,7 @@ class Hello:
     canvas: tuple[float, float] | None = None
     resume: str | None = None
     consent_archive: bool = False
+    group_strokes: bool = False
     id: str | None = None
     type: Literal["hello"] = "hello"
 
@@ -315,19 +316,23 @@ def decode_frame(frame: str | bytes) -> tuple[dict[str, Any], Encoding]:
 
 
 def _nesting_exceeds(value: Any, limit: int) -> bool:
-    """Whether lists/maps nest deeper than ``limit`` levels; iterative, so depth cannot crash it."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
+    """Whether lists/maps nest deeper than ``limit`` levels; level by level, so depth cannot crash it.
+
+    Runs on every frame: one comprehension per container (not a generator per item) keeps a stroke
+    batch's hundreds of points cheap.
+    """
+    level = [value] if isinstance(value, dict | list | tuple) else []
+    depth = 1
+    while level:
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list | tuple))
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list | tuple)
+        ]
+        depth += 1
     return False
 
 
@@ -443,6 +448,9 @@ def _parse_hello(data: Mapping[str, Any], ref: str | None, _canvas_: Any) -> Hel
     consent = data.get("consent", {})
     if not isinstance(consent, dict) or not isinstance(consent.get("archive", False), bool):
         raise _field_error("hello", "consent", 'a map like {"archive": true}')
+    group_strokes = data.get("group_strokes", False)
+    if not isinstance(group_strokes, bool):
+        raise _field_error("hello", "group_strokes", "true or false")
     name = data.get("name")
     if isinstance(name, str) and (not name.strip() or len(name) > MAX_NAME_LENGTH):
         # A well-formed but unusable name is the person's mistake, not the program's: say so.
@@ -452,6 +460,7 @@ def _parse_hello(data: Mapping[str, Any], ref: str | None, _canvas_: Any) -> Hel
         canvas=_canvas(data.get("canvas")),
         resume=_string(data, "hello", "resume", max_length=256, optional=True),
         consent_archive=bool(consent.get("archive", False)),
+        group_strokes=group_strokes,
         id=ref,
     )
 
@@ -546,25 +555,43 @@ def encode_in_pieces(message: Mapping[str, Any], list_field: str, encoding: Enco
     as long as the list takes. The list goes last; the result decodes to the same message.
     """
     items = message[list_field]
+    encoded = [WireFrame(item).encoded(encoding) for item in items]
+    return _with_encoded_list(message, list_field, items, encoded, encoding)
+
+
+def strokes_message(relays: Sequence[WireFrame], encoding: Encoding) -> WireFrame:
+    """One `strokes` frame of stroke relays, built from their encodings (made once for every viewer):
+    grouping them for one client joins bytes and encodes nothing again."""
+    items = [relay.message for relay in relays]
+    encoded = [relay.encoded(encoding) for relay in relays]
+    return _with_encoded_list({"type": "strokes", "items": items}, "items", items, encoded, encoding)
+
+
+def _with_encoded_list(
+    message: Mapping[str, Any],
+    list_field: str,
+    items: Sequence[Any],
+    encoded: Sequence[str | bytes],
+    encoding: Encoding,
+) -> WireFrame:
+    """`message` with `list_field` last, its items' encodings `encoded` joined into the frame's."""
     ordered = {**{k: v for k, v in message.items() if k != list_field}, list_field: items}
     frame = WireFrame(ordered)
     if encoding == "json":
         head = json.dumps({**ordered, list_field: []}, separators=(",", ":"), ensure_ascii=False)
         assert head.endswith("[]}")
-        parts = [json.dumps(item, separators=(",", ":"), ensure_ascii=False) for item in items]
-        frame._json = head[:-2] + ",".join(parts) + "]}"
+        frame._json = head[:-2] + ",".join(cast("Sequence[str]", encoded)) + "]}"
     else:
         head_bytes = msgpack.packb({**ordered, list_field: None}, use_bin_type=True)
         assert head_bytes.endswith(b"\xc0")  # nil, the list's placeholder
-        count = len(items)
+        count = len(encoded)
         if count < 16:  # msgpack's array headers: fixarray, array 16, array 32
             header = bytes([0x90 | count])
         elif count < 1 << 16:
             header = b"\xdc" + count.to_bytes(2, "big")
         else:
             header = b"\xdd" + count.to_bytes(4, "big")
-        packed = [msgpack.packb(item, use_bin_type=True) for item in items]
-        frame._msgpack = head_bytes[:-1] + header + b"".join(packed)
+        frame._msgpack = head_bytes[:-1] + header + b"".join(cast("Sequence[bytes]", encoded))
     return frame
 
 

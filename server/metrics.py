@@ -96,6 +96,9 @@ class _Metric:
         self.labelnames: tuple[str, ...] = tuple(labelnames)
         self._metric = metric
         self._registry = registry
+        # Series already looked up, by their labels as given: a hot path (every message in) skips
+        # prometheus_client's validation and locking once a series exists.
+        self._children: dict[tuple[tuple[str, LabelValue], ...], MetricWrapperBase] = {}
 
     def _sample(self, sample_name: str, labels: dict[str, LabelValue]) -> float:
         values = _label_values(self.labelnames, labels, self.name)
@@ -107,11 +110,17 @@ class _Metric:
             if labels:
                 raise ValueError(f"{self.name} takes no labels, got {tuple(labels)}")
             return self._metric
-        return self._metric.labels(*_label_values(self.labelnames, labels, self.name))
+        key = tuple(labels.items())
+        child = self._children.get(key)
+        if child is None:
+            child = self._metric.labels(*_label_values(self.labelnames, labels, self.name))
+            self._children[key] = child
+        return child
 
     def remove(self, **labels: LabelValue) -> None:
         """Forget one series (a closed component's gauge)."""
         values = _label_values(self.labelnames, labels, self.name)
+        self._children.clear()
         try:
             self._metric.remove(*values)
         except KeyError:

@@ -334,6 +334,8 @@ class Bot:
             "type": "hello",
             "name": self.name,
             "canvas": list(self.fleet.options.canvas),
+            # Other players' strokes grouped, one frame per interval, as the web client asks.
+            "group_strokes": True,
         }
         if self.fleet.options.archive:
             hello["consent"] = {"archive": True}
@@ -434,6 +436,9 @@ class Bot:
         kind = message.get("type")
         if kind == "stroke":
             self._on_stroke_relay(message, now)
+        elif kind == "strokes":
+            for relay in message["items"]:
+                self._on_stroke_relay(relay, now)
         elif kind == "guess":
             self._on_guess(message, now)
         elif kind == "recognized":

@@ -380,3 +380,52 @@ async def test_resent_stroke_batch_is_taken_once(server: RunningServer) -> None:
     assert [s["points"] for s in snapshot["strokes"]] == [batch["points"], follow_up["points"]]
     for client in (again, host, late):
         await client.close()
+
+
+@pytest.mark.parametrize("use_msgpack", [False, True], ids=["json", "msgpack"])
+async def test_grouped_strokes_come_in_the_room_order_as_strokes_frames(
+    server: RunningServer, clock: FakeClock, apple: list[np.ndarray], use_msgpack: bool
+) -> None:
+    """A viewer that asked for `group_strokes` gets the same relays, in the same order among the
+    room's other frames, as one that did not: grouped into `strokes` frames, sent every relay interval
+    (the fake clock's) or at once when another frame for it comes (a guess)."""
+    (host,), (plain,), code = await _room_with(
+        server, 1, 1, use_msgpack, words=["apple"], rounds=1, round_seconds=20
+    )
+    grouped = await TestClient.connect(server.url, use_msgpack)
+    await grouped.hello("tv-grouped", group_strokes=True)
+    joined = await grouped.request({"type": "join_room", "code": code, "role": "spectator"}, "room")
+    assert joined["type"] == "room", joined
+    await host.send({"type": "start_game"})
+    await grouped.wait_for("round_started")
+    batches = drawing_batches(apple, 1)
+    await draw(host, apple, 1)
+    await plain.wait_for(lambda m: m["type"] == "stroke" and len(plain.of_type("stroke")) == len(batches))
+    await plain.wait_for("guess")
+    clock.advance(0.05)  # the relay interval: what is still held goes out
+    await grouped.wait_for(lambda m: m["type"] == "strokes" and m["items"][-1] == plain.of_type("stroke")[-1])
+
+    def relays_and_guesses(client: TestClient) -> list[dict[str, object]]:
+        seen: list[dict[str, object]] = []
+        for message in client.inbox:
+            if message["type"] in ("stroke", "guess"):
+                seen.append(message)
+            elif message["type"] == "strokes":
+                seen.extend(message["items"])
+        return seen
+
+    assert grouped.of_type("stroke") == []
+    assert len(grouped.of_type("strokes")) < len(batches)  # grouped: fewer frames than batches
+    # Both saw the room's channel in its one order; guesses that came mid-drawing are where they were.
+    plain_seen = relays_and_guesses(plain)
+    assert relays_and_guesses(grouped)[: len(plain_seen)] == plain_seen
+    for client in (host, plain, grouped):
+        await client.close()
+
+
+async def test_group_strokes_must_be_a_boolean(server: RunningServer) -> None:
+    client = await TestClient.connect(server.url)
+    reply = await client.request({"type": "hello", "name": "Ana", "group_strokes": "yes"}, "welcome")
+    assert reply["type"] == "error" and reply["code"] == "bad_message"
+    assert "group_strokes" in reply["message"]
+    await client.close()

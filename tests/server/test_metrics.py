@@ -162,3 +162,23 @@ async def test_census_keeps_the_newest_line_and_drops_expired_rooms(redis_client
     await writer.record(state, 1, 600, later)  # the code again, for a new room, after expiry
     census = await read_census(redis_client, later)
     assert census.rooms[Phase.LOBBY] == 1 and census.spectators_connected == 0
+
+
+def test_a_removed_series_comes_back_when_it_is_counted_again() -> None:
+    """Series are looked up once and kept; removing one forgets it, and the next count starts anew."""
+    from prometheus_client import CollectorRegistry
+
+    from server.metrics import Metrics
+
+    metrics = Metrics(CollectorRegistry())
+    frames = metrics.gauge("doodle_test_frames", "test", ["kind"])
+    frames.inc(kind="stroke")
+    frames.inc(2, kind="stroke")
+    frames.inc(kind="guess")
+    assert (frames.value(kind="stroke"), frames.value(kind="guess")) == (3, 1)
+    frames.remove(kind="stroke")
+    assert frames.value(kind="stroke") == 0
+    frames.inc(kind="stroke")
+    assert (frames.value(kind="stroke"), frames.value(kind="guess")) == (1, 1)
+    with pytest.raises(ValueError):
+        frames.inc(colour="red")

@@ -363,7 +363,13 @@ export class DoodlePartyClient {
 
   private sayHello(withToken: boolean): void {
     const resume = withToken ? this.tokens.get() : null;
-    const message = hello(this.name ?? "", { canvas: this.canvas, resume, consentArchive: this.consentArchive });
+    // Strokes grouped: fewer frames to decode; `receive` hands them on one `stroke` event each.
+    const message = hello(this.name ?? "", {
+      canvas: this.canvas,
+      resume,
+      consentArchive: this.consentArchive,
+      groupStrokes: true,
+    });
     this.socket?.send(this.encoding === "json" ? JSON.stringify(message) : encodeMsgpack(message));
   }
 
@@ -385,6 +391,14 @@ export class DoodlePartyClient {
     if (socket !== this.socket) return;
     const message = this.decode(frame);
     if (message === null) return;
+    if (message.type === "strokes") {
+      for (const relay of message.items) this.handle(relay);
+    } else {
+      this.handle(message);
+    }
+  }
+
+  private handle(message: ServerMessage): void {
     switch (message.type) {
       case "welcome":
         if (this.connectTimer) clearTimeout(this.connectTimer);

@@ -45,14 +45,20 @@ export interface HelloOptions {
   canvas?: Canvas;
   resume?: string | null;
   consentArchive?: boolean;
+  /** Take other players' strokes grouped in `strokes` frames (fewer frames for the server and you). */
+  groupStrokes?: boolean;
   id?: MessageId;
 }
 
-export function hello(name: string, { canvas, resume, consentArchive, id }: HelloOptions = {}): HelloMessage {
+export function hello(
+  name: string,
+  { canvas, resume, consentArchive, groupStrokes, id }: HelloOptions = {},
+): HelloMessage {
   const message: HelloMessage = { type: "hello", name };
   if (canvas) message.canvas = canvas;
   if (resume) message.resume = resume;
   if (consentArchive) message.consent = { archive: true };
+  if (groupStrokes) message.group_strokes = true;
   return withId(message, id);
 }
 

@@ -137,6 +137,7 @@ export type ServerMessage =
   | PacksMessage
   | GuessMessage
   | StrokeRelayMessage
+  | StrokesMessage
   | PlayerJoinedMessage
   | PlayerLeftMessage
   | PlayerDisconnectedMessage
@@ -168,6 +169,10 @@ export interface HelloMessage {
   canvas?: Canvas;
   resume?: string;
   consent?: ArchiveConsent;
+  /**
+   * true: other players' stroke batches come grouped in `strokes` frames, at most one every 50 ms, instead of one `stroke` frame each.
+   */
+  group_strokes?: boolean;
   id?: MessageId;
 }
 /**
@@ -745,6 +750,21 @@ export interface StrokeRelayMessage {
   canvas?: Canvas;
 }
 /**
+ * Other players' stroke batches, grouped (to clients that sent `group_strokes` in `hello`).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "StrokesMessage".
+ */
+export interface StrokesMessage {
+  type: "strokes";
+  /**
+   * `stroke` messages, oldest first: handle each as if it came alone.
+   *
+   * @minItems 1
+   */
+  items: [StrokeRelayMessage, ...StrokeRelayMessage[]];
+}
+/**
  * Someone joined the room.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -1181,6 +1201,7 @@ export const SERVER_MESSAGE_TYPES: readonly ServerMessage["type"][] = Object.fre
   "packs",
   "guess",
   "stroke",
+  "strokes",
   "player_joined",
   "player_left",
   "player_disconnected",

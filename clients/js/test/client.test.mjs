@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { DoodlePartyClient, DoodlePartyError, memoryTokenStore } from "../dist/index.js";
+import { DoodlePartyClient, DoodlePartyError, memoryTokenStore, stroke } from "../dist/index.js";
 import { Server } from "./server.mjs";
 
 const server = new Server();
@@ -60,6 +60,31 @@ test("create and join a room, over JSON and msgpack, with events for each messag
   const round = await started;
   assert.equal(round.word, "apple");
   assert.deepEqual(new Set(round.drawers), new Set([host.playerId, guest.playerId]));
+  host.disconnect({ leave: true });
+  guest.disconnect({ leave: true });
+});
+
+test("other players' strokes, grouped by the server, arrive as one stroke event each, in order", async () => {
+  const host = client("Hana");
+  const guest = client("Gus", { encoding: "msgpack" });
+  host.connect();
+  guest.connect();
+  const room = await host.request({ type: "create_room", settings: { rounds: 1, words: ["apple"] } });
+  await guest.request({ type: "join_room", code: room.code });
+  const started = guest.next("round_started");
+  host.send({ type: "start_game" });
+  await started;
+  const seen = [];
+  let grouped = 0;
+  guest.on("stroke", (relay) => seen.push(relay.points[0][2]));
+  guest.on("message", (message) => (grouped += message.type === "strokes" ? 1 : 0));
+  const last = new Promise((resolve) => guest.on("stroke", (relay) => relay.end && resolve()));
+  for (let index = 0; index < 6; index += 1) {
+    host.send(stroke(1, 0, [[index, index, index * 10]], index === 5));
+  }
+  await last;
+  assert.deepEqual(seen, [0, 10, 20, 30, 40, 50]);
+  assert.equal(grouped, 0); // handed on as `stroke` events, never as a `strokes` one
   host.disconnect({ leave: true });
   guest.disconnect({ leave: true });
 });

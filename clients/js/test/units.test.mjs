@@ -58,12 +58,13 @@ test("msgpack round-trips every kind of value the protocol uses", () => {
 });
 
 test("builders make the documented messages", () => {
-  assert.deepEqual(hello("Ana", { canvas: [390, 844], resume: "tok", consentArchive: true, id: 1 }), {
+  assert.deepEqual(hello("Ana", { canvas: [390, 844], resume: "tok", consentArchive: true, groupStrokes: true, id: 1 }), {
     type: "hello",
     name: "Ana",
     canvas: [390, 844],
     resume: "tok",
     consent: { archive: true },
+    group_strokes: true,
     id: 1,
   });
   assert.deepEqual(stroke(1, 0, [[1, 2, 3]], true), { type: "stroke", round: 1, stroke: 0, points: [[1, 2, 3]], end: true });

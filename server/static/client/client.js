@@ -241,7 +241,13 @@ export class DoodlePartyClient {
     }
     sayHello(withToken) {
         const resume = withToken ? this.tokens.get() : null;
-        const message = hello(this.name ?? "", { canvas: this.canvas, resume, consentArchive: this.consentArchive });
+        // Strokes grouped: fewer frames to decode; `receive` hands them on one `stroke` event each.
+        const message = hello(this.name ?? "", {
+            canvas: this.canvas,
+            resume,
+            consentArchive: this.consentArchive,
+            groupStrokes: true,
+        });
         this.socket?.send(this.encoding === "json" ? JSON.stringify(message) : encodeMsgpack(message));
     }
     decode(frame) {
@@ -269,6 +275,15 @@ export class DoodlePartyClient {
         const message = this.decode(frame);
         if (message === null)
             return;
+        if (message.type === "strokes") {
+            for (const relay of message.items)
+                this.handle(relay);
+        }
+        else {
+            this.handle(message);
+        }
+    }
+    handle(message) {
         switch (message.type) {
             case "welcome":
                 if (this.connectTimer)

@@ -20,7 +20,7 @@ function withId(message, id) {
         message.id = id;
     return message;
 }
-export function hello(name, { canvas, resume, consentArchive, id } = {}) {
+export function hello(name, { canvas, resume, consentArchive, groupStrokes, id } = {}) {
     const message = { type: "hello", name };
     if (canvas)
         message.canvas = canvas;
@@ -28,6 +28,8 @@ export function hello(name, { canvas, resume, consentArchive, id } = {}) {
         message.resume = resume;
     if (consentArchive)
         message.consent = { archive: true };
+    if (groupStrokes)
+        message.group_strokes = true;
     return withId(message, id);
 }
 export function createRoom(settings = {}, id) {

@@ -209,6 +209,7 @@ export const SERVER_MESSAGE_TYPES = Object.freeze([
     "packs",
     "guess",
     "stroke",
+    "strokes",
     "player_joined",
     "player_left",
     "player_disconnected",
