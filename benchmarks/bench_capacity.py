@@ -322,6 +322,8 @@ def bots_argv(
     ]  # fmt: skip
     if args.msgpack:
         argv.append("--msgpack")
+    if args.batch_ms is not None:
+        argv += ["--batch-ms", str(args.batch_ms)]
     return argv, rooms
 
 
@@ -614,6 +616,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--round-seconds", type=int, default=15)
     parser.add_argument("--ramp", type=float, default=100.0)
+    parser.add_argument(
+        "--batch-ms", type=int, help="the bots' flush timer (default: the reference client's 50 ms)"
+    )
     parser.add_argument("--json-wire", dest="msgpack", action="store_false", help="bots speak JSON")
     parser.add_argument("--connections", type=numbers, default=[1000, 3000], help="idle: connection counts")
     parser.add_argument("--settle", type=float, default=5.0, help="idle: seconds before reading RSS")

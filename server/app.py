@@ -13,7 +13,7 @@ import functools
 import gc
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,21 +79,6 @@ class RunningServer:
         return f"ws://{host}:{self.port}/"
 
 
-def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    """The event loop `serve` runs on: "uvloop" or "asyncio" (`Settings.event_loop`).
-
-    Raises:
-        ValueError: another name.
-    """
-    if name == "asyncio":
-        return asyncio.new_event_loop
-    if name == "uvloop":
-        import uvloop  # only where it was asked for: tests and tools run on asyncio's own loop
-
-        return uvloop.new_event_loop
-    raise ValueError(f"event_loop must be 'uvloop' or 'asyncio', not {name!r}")
-
-
 def build_recognition(settings: Settings, redis_url: str, on_result: OnResult) -> RecognitionService:
     """The recognition service the settings ask for: in-process, or Redis Stream workers."""
     if settings.recognition == "workers":
@@ -116,6 +101,7 @@ def build_recognition(settings: Settings, redis_url: str, on_result: OnResult) -
         threshold=settings.recognition_threshold,
         processes=auto_processes() if settings.recognition_processes < 0 else settings.recognition_processes,
         load_model=functools.partial(Recognizer.load, settings.checkpoint, settings.model_runtime),
+        nice=settings.recognition_nice,
     )
 
 

@@ -25,7 +25,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from server.config import add_server_flags, settings_from_args
+from server.config import add_server_flags, event_loop_factory, settings_from_args
 from server.logs import configure_logging
 from server.redis_embedded import RedisUnavailable
 
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Imported here, like the delegated commands: a worker's process must not carry (and export
         # the metrics of) a gateway.
         from inference.ort import OnnxUnavailable
-        from server.app import PortInUse, RedisLost, event_loop_factory, serve_forever
+        from server.app import PortInUse, RedisLost, serve_forever
 
         settings = settings_from_args(args)
         configure_logging(settings.log_level, settings.log_format)

@@ -8,8 +8,9 @@ environment.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,10 @@ class Settings:
     # Embedded only: child processes that run the model; 0: a thread of the gateway process; -1: auto
     # (one per core up to 4, none on a single core; see server.recognition.auto_processes).
     recognition_processes: int = -1
+    # Embedded processes only: their nice value, above the gateway's. On a busy machine the event loop
+    # (every stroke, relay and guess) goes first and batches grow: p99 stroke->guess at 320 players
+    # 77 ms mean of 4 runs against 96 ms at 0 (docs/benchmarks.md). 0: the same as the gateway.
+    recognition_nice: int = 5
     guess_interval_ms: float = 150.0
     # None: the decision rule shipped inside the checkpoint (inference/decision.py); a number overrides
     # that rule's probability threshold (experiments only: the rule was chosen for the model).
@@ -189,3 +194,18 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
     names = {spec.name for spec in fields(Settings)}
     overrides = {key: value for key, value in vars(args).items() if key in names}
     return settings_from_env(environ).with_overrides(overrides)
+
+
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The event loop `serve` runs on: "uvloop" or "asyncio" (`Settings.event_loop`).
+
+    Raises:
+        ValueError: another name.
+    """
+    if name == "asyncio":
+        return asyncio.new_event_loop
+    if name == "uvloop":
+        import uvloop  # only where it was asked for: tests and tools run on asyncio's own loop
+
+        return uvloop.new_event_loop
+    raise ValueError(f"event_loop must be 'uvloop' or 'asyncio', not {name!r}")

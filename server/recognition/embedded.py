@@ -35,9 +35,13 @@ _PRELOAD = ("torch", "inference.recognizer", "server.recognition.embedded")
 _process_model: StrokeClassifier | None = None
 
 
-def _load_process_model(load_model: Callable[[], StrokeClassifier], torch_threads: int | None) -> None:
+def _load_process_model(
+    load_model: Callable[[], StrokeClassifier], torch_threads: int | None, nice: int = 0
+) -> None:
     """Initializer of a recognition child process."""
     global _process_model
+    if nice:
+        os.nice(nice)
     if torch_threads:
         import torch  # the model's loader imports it anyway
 
@@ -78,6 +82,8 @@ class LocalRecognition(ScheduledRecognition):
         result_timeout_s: a job unanswered this long is given up (deciding ones are re-sent).
         torch_threads: torch intra-op threads for this process, set at start (None: leave torch's
             default, one per core).
+        nice: added to the child processes' nice value: when the machine is busy, the gateway's event
+            loop, which every stroke, relay and guess passes through, goes first, and batches grow.
     """
 
     mode = "embedded"
@@ -97,6 +103,7 @@ class LocalRecognition(ScheduledRecognition):
         torch_threads: int | None = 1,
         processes: int = 0,
         load_model: Callable[[], StrokeClassifier] | None = None,
+        nice: int = 0,
     ) -> None:
         if processes and load_model is None:
             raise ValueError("processes needs load_model, to load the model in each process")
@@ -113,7 +120,7 @@ class LocalRecognition(ScheduledRecognition):
         self._recognizer = recognizer
         self._torch_threads = torch_threads
         self.pool = (
-            ProcessPool(processes, _load_process_model, (load_model, torch_threads), preload=_PRELOAD)
+            ProcessPool(processes, _load_process_model, (load_model, torch_threads, nice), preload=_PRELOAD)
             if processes
             else None
         )

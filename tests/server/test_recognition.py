@@ -352,6 +352,26 @@ async def test_a_killed_recognition_process_loses_no_deciding_job(
     assert service.pool.pids == []
 
 
+async def test_recognition_processes_run_below_the_gateway(
+    recognizer: Recognizer, seed_model_path: Path
+) -> None:
+    """`nice` is added to the children's nice value: a busy machine serves the event loop first."""
+    service = LocalRecognition(
+        recognizer,
+        on_result=Collector(),
+        processes=1,
+        load_model=functools.partial(Recognizer.from_seed, seed_model_path),
+        nice=3,
+    )
+    await service.start()
+    try:
+        assert service.pool is not None
+        (child,) = service.pool.pids
+        assert os.getpriority(os.PRIO_PROCESS, child) == os.getpriority(os.PRIO_PROCESS, 0) + 3
+    finally:
+        await service.aclose()
+
+
 async def test_coalescing_keeps_only_the_newest_drawing(
     recognizer: Recognizer, doodles: dict[str, list[Strokes]]
 ) -> None:
