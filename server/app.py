@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import errno
 import functools
-import gc
 import signal
 import socket
 from collections.abc import AsyncIterator
@@ -41,11 +40,9 @@ from server.recognition import (
     auto_processes,
 )
 from server.redis_embedded import EmbeddedRedis, RedisUnavailable
+from server.runtime import quiet_gc
 
 log = structlog.get_logger("doodle_party.app")
-
-# The cyclic collector's thresholds once serving (see serve_forever; docs/benchmarks.md).
-GC_THRESHOLDS = (20_000, 20, 20)
 
 
 class PortInUse(OSError):
@@ -261,16 +258,7 @@ async def serve_forever(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     failure: str | None = None
     async with running_server(settings) as running:
-        # Everything loaded so far (torch, the model, the modules: ~190,000 objects) lives as long as
-        # the process. Frozen, the cyclic garbage collector stops re-scanning it: a full collection
-        # took ~45 ms of the event loop each time (the p99 latency spikes of a busy gateway), and
-        # takes microseconds after this. Here, not in running_server: tests run many servers in one
-        # process, whose later garbage a freeze would keep.
-        gc.freeze()
-        # A young collection every 700 container objects (the default) cost a busy gateway ~4% of its
-        # event loop: each stroke batch allocates dozens (points, frames, futures), nearly all freed by
-        # reference counting soon after. Rarer collections find fewer of them alive.
-        gc.set_threshold(*GC_THRESHOLDS)
+        quiet_gc()  # here, not in running_server: tests run many servers in one process
         log.info("serving", url=running.url, gateway_id=settings.gateway_id, recognition=settings.recognition)
         # Last, so that the address is what a person sees at the bottom of the terminal.
         print(

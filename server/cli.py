@@ -25,9 +25,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from server.config import add_server_flags, event_loop_factory, settings_from_args
+from server.config import add_server_flags, settings_from_args
 from server.logs import configure_logging
 from server.redis_embedded import RedisUnavailable
+from server.runtime import event_loop_factory
 
 # subcommand -> (module, help); the module provides configure_parser() and run().
 DELEGATED = {

@@ -8,9 +8,8 @@ environment.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -194,18 +193,3 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
     names = {spec.name for spec in fields(Settings)}
     overrides = {key: value for key, value in vars(args).items() if key in names}
     return settings_from_env(environ).with_overrides(overrides)
-
-
-def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    """The event loop `serve` runs on: "uvloop" or "asyncio" (`Settings.event_loop`).
-
-    Raises:
-        ValueError: another name.
-    """
-    if name == "asyncio":
-        return asyncio.new_event_loop
-    if name == "uvloop":
-        import uvloop  # only where it was asked for: tests and tools run on asyncio's own loop
-
-        return uvloop.new_event_loop
-    raise ValueError(f"event_loop must be 'uvloop' or 'asyncio', not {name!r}")

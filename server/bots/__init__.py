@@ -16,15 +16,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 
 from server.bots.options import configure_parser, options_from_args
-from server.config import event_loop_factory
+from server.runtime import event_loop_factory
 
 __all__ = ["configure_parser", "run"]
 
 
 BOTS_EVENT_LOOP = "uvloop" if sys.platform != "win32" else "asyncio"
+
+
+def _no_gc_stalls() -> None:
+    """No cyclic collection while the bots run: one would add its stall to every latency they measure.
+
+    The ledger of every stroke sent grows all run long and all of it stays alive, so each collection
+    walks more of it (measured: young collections up to 30 ms, full ones up to 82 ms, in a 40 s run
+    of 320 players). Reference counting still frees everything without cycles; a run lasts minutes.
+    """
+    gc.freeze()
+    gc.disable()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         # On uvloop, as `serve` runs: the bots share the load-test machine with the server, and every
         # core they spend on their sockets is taken from the server they measure.
         with asyncio.Runner(loop_factory=event_loop_factory(BOTS_EVENT_LOOP)) as runner:
-            report = runner.run(run_bots(options))
+            report = runner.run(run_bots(options, on_loaded=_no_gc_stalls))
     except (FileNotFoundError, ValueError) as exc:
         print(f"doodle-party bots: {exc}", file=sys.stderr)
         return 2

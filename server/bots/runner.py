@@ -11,6 +11,7 @@ import asyncio
 import random
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from server.bots.bot import Bot, Fleet, Ramp, Role, RoomDriver
@@ -70,13 +71,21 @@ def build_fleet(options: BotOptions, fleet: Fleet) -> tuple[list[RoomDriver], li
     return drivers, hosts + others
 
 
-async def run_bots(options: BotOptions, progress_to: TextIO = sys.stderr) -> Report:
+async def run_bots(
+    options: BotOptions, progress_to: TextIO = sys.stderr, on_loaded: Callable[[], None] | None = None
+) -> Report:
     """Play the whole run and return its report.
+
+    Args:
+        on_loaded: called once the drawings are loaded, before the first bot connects (the CLI
+            quiets the garbage collector there: `server.runtime.quiet_gc`).
 
     Raises:
         FileNotFoundError, ValueError: see ``load_library``.
     """
     library, words = await asyncio.to_thread(load_library, options)
+    if on_loaded is not None:
+        on_loaded()
     tally = Tally()
     ledger = Ledger()
     started = time.monotonic()
