@@ -50,7 +50,7 @@ from server.recognition import (
     RESULTS_MAXLEN,
     RESULTS_TTL_S,
     WORKER_GROUP,
-    DrawingRequest,
+    RecognitionJob,
     RecognitionResult,
     decode_request,
     encode_result,
@@ -140,7 +140,7 @@ class _Worker:
         self.consumer = consumer_name
         self.recognizer = recognizer
         self.config = config
-        self.batcher: MicroBatcher[DrawingRequest, RecognitionResult] = MicroBatcher(
+        self.batcher: MicroBatcher[RecognitionJob, RecognitionResult] = MicroBatcher(
             self._predict_batch,
             max_batch=config.max_batch,
             max_wait_ms=config.max_wait_ms,
@@ -148,14 +148,14 @@ class _Worker:
         )
         # Jobs held at once, running batch included: a busy worker leaves new jobs to an idle one.
         self.capacity = config.max_batch
-        self.held: dict[bytes, DrawingRequest] = {}
+        self.held: dict[bytes, RecognitionJob] = {}
         self.room = asyncio.Event()
         self.outbox: deque[_Outgoing] = deque()
         self.outbox_ready = asyncio.Event()
         self.touch_owned = client.register_script(TOUCH_OWNED)
         self.done = 0
 
-    def _predict_batch(self, requests: Sequence[DrawingRequest]) -> list[RecognitionResult]:
+    def _predict_batch(self, requests: Sequence[RecognitionJob]) -> list[RecognitionResult]:
         if self.config.debug_delay_ms > 0:
             time.sleep(self.config.debug_delay_ms / 1000.0)
         return judge(self.recognizer, requests)

@@ -57,7 +57,7 @@ from server.recognition.codecs import (
     encode_result,
 )
 from server.recognition.embedded import LocalRecognition, auto_processes
-from server.recognition.jobs import DrawingRequest, PlayerKey, RecognitionJob, RecognitionResult, judge
+from server.recognition.jobs import PlayerKey, RecognitionJob, RecognitionResult, judge
 from server.recognition.keys import (
     JOBS_STREAM,
     LABELS_KEY,
@@ -80,7 +80,6 @@ __all__ = [
     "RESULTS_TTL_S",
     "WIRE_VERSION",
     "WORKER_GROUP",
-    "DrawingRequest",
     "GuessScheduler",
     "LocalRecognition",
     "OnResult",

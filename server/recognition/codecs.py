@@ -7,7 +7,7 @@ import numpy as np
 import structlog
 
 from inference.recognize import as_points
-from server.recognition.jobs import DrawingRequest, RecognitionResult
+from server.recognition.jobs import RecognitionJob, RecognitionResult
 
 log = structlog.get_logger("server.recognition")
 
@@ -15,7 +15,7 @@ log = structlog.get_logger("server.recognition")
 WIRE_VERSION = 1
 
 
-def encode_request(request: DrawingRequest) -> bytes:
+def encode_request(request: RecognitionJob) -> bytes:
     """A request as msgpack for `doodle:jobs`. Strokes travel as float32 x, y bytes (time is not used
     by the model), 8 bytes a point instead of ~27 for msgpack floats."""
     strokes = []
@@ -42,7 +42,7 @@ def encode_request(request: DrawingRequest) -> bytes:
     return data
 
 
-def decode_request(data: bytes) -> DrawingRequest:
+def decode_request(data: bytes) -> RecognitionJob:
     """Inverse of `encode_request`.
 
     Raises:
@@ -53,7 +53,7 @@ def decode_request(data: bytes) -> DrawingRequest:
         if raw.get("v") != WIRE_VERSION:
             raise ValueError(f"job wire version {raw.get('v')!r}, expected {WIRE_VERSION}")
         canvas = raw["canvas"]
-        return DrawingRequest(
+        return RecognitionJob(
             job_id=str(raw["id"]),
             gateway_id=str(raw["gw"]),
             room_code=str(raw["room"]),

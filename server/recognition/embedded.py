@@ -12,7 +12,7 @@ import structlog
 from inference.batcher import BatcherClosed, MicroBatcher, Withdrawn
 from inference.processes import ProcessPool
 from inference.recognize import StrokeClassifier
-from server.recognition.jobs import DrawingRequest, PlayerKey, RecognitionJob, RecognitionResult, judge
+from server.recognition.jobs import PlayerKey, RecognitionJob, RecognitionResult, judge
 from server.recognition.metrics import ERRORS, QUEUE_DEPTH, batch_observer
 from server.recognition.service import OnResult, ScheduledRecognition
 
@@ -49,7 +49,7 @@ def _load_process_model(
     _process_model = load_model()
 
 
-def _predict_in_process(requests: Sequence[DrawingRequest]) -> list[RecognitionResult]:
+def _predict_in_process(requests: Sequence[RecognitionJob]) -> list[RecognitionResult]:
     """`judge` with the child process's model."""
     if _process_model is None:
         raise RuntimeError("the recognition process has no model (initializer not run)")
@@ -124,7 +124,7 @@ class LocalRecognition(ScheduledRecognition):
             if processes
             else None
         )
-        self.batcher: MicroBatcher[DrawingRequest, RecognitionResult] = MicroBatcher(
+        self.batcher: MicroBatcher[RecognitionJob, RecognitionResult] = MicroBatcher(
             _predict_in_process if self.pool is not None else self._predict_batch,
             max_batch=max_batch,
             max_wait_ms=max_wait_ms,
@@ -134,7 +134,7 @@ class LocalRecognition(ScheduledRecognition):
         )
         QUEUE_DEPTH.set_function(lambda: self.batcher.pending, queue="batcher")
 
-    def _predict_batch(self, requests: Sequence[DrawingRequest]) -> list[RecognitionResult]:
+    def _predict_batch(self, requests: Sequence[RecognitionJob]) -> list[RecognitionResult]:
         return judge(self._recognizer, requests)
 
     def _stats_fields(self) -> dict[str, Any]:
@@ -184,7 +184,7 @@ class LocalRecognition(ScheduledRecognition):
         QUEUE_DEPTH.remove(queue="batcher")
 
     def _send(self, job: RecognitionJob) -> None:
-        request = DrawingRequest.from_job(job, self.threshold)
+        request = self._with_threshold(job)
         try:
             future = self.batcher.enqueue(request, urgent=job.deciding)
         except BatcherClosed:
@@ -207,7 +207,7 @@ class LocalRecognition(ScheduledRecognition):
     def _take_back(self, job_ids: list[str]) -> list[str]:
         wanted, taken = set(job_ids), []
 
-        def match(request: DrawingRequest) -> bool:
+        def match(request: RecognitionJob) -> bool:
             if request.job_id in wanted:
                 taken.append(request.job_id)
                 return True

@@ -1,4 +1,4 @@
-"""What travels through recognition: a job (a drawing as it is), the request a batcher runs, a result."""
+"""What travels through recognition: a job (a drawing as it is, as the batcher runs it) and a result."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ class RecognitionJob:
         deciding: this drawing may decide the round (stroke end, final drawing); never shed.
         submitted_at: time.time() when the drawing changed; latency is measured from it.
         game: the game (rematch count) of `round`: round numbers restart at 1 in each game.
+        threshold: replaces the threshold of the model's decision rule (experiments only; the
+            recognition service's setting, put on the job as it leaves for the batcher or the
+            stream); None keeps the rule shipped with the checkpoint.
+
+    `strokes` holds point lists or arrays from the gateway, or float32 (n, 2) arrays decoded from the
+    stream (workers); `recognize_batch` takes either.
     """
 
     job_id: str
@@ -46,6 +52,11 @@ class RecognitionJob:
     deciding: bool
     submitted_at: float
     game: int = 0
+    threshold: float | None = None
+
+    @property
+    def key(self) -> PlayerKey:
+        return (self.room_code, self.player_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,56 +83,7 @@ class RecognitionResult:
     game: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class DrawingRequest:
-    """A job as the batcher runs it: what `recognize_batch` needs and where its result goes.
-
-    `strokes` holds the job's point lists (embedded) or float32 (n, 2) arrays decoded from the stream
-    (workers); `recognize_batch` takes either.
-    """
-
-    job_id: str
-    gateway_id: str
-    room_code: str
-    player_id: str
-    round: int
-    target_word: str | None
-    strokes: Sequence[Any]
-    canvas: tuple[float, float] | None
-    deciding: bool
-    submitted_at: float
-    threshold: float | None
-    game: int = 0
-
-    @classmethod
-    def from_job(
-        cls, job: RecognitionJob, threshold: float | None, strokes: Sequence[Any] | None = None
-    ) -> DrawingRequest:
-        """The request for `job`, optionally with other `strokes`.
-
-        `threshold` overrides the threshold of the model's own decision rule; None keeps the rule.
-        """
-        return cls(
-            job_id=job.job_id,
-            gateway_id=job.gateway_id,
-            room_code=job.room_code,
-            player_id=job.player_id,
-            round=job.round,
-            target_word=job.target_word,
-            strokes=job.strokes if strokes is None else strokes,
-            canvas=job.canvas,
-            deciding=job.deciding,
-            submitted_at=job.submitted_at,
-            threshold=threshold,
-            game=job.game,
-        )
-
-    @property
-    def key(self) -> PlayerKey:
-        return (self.room_code, self.player_id)
-
-
-def judge(model: StrokeClassifier, requests: Sequence[DrawingRequest]) -> list[RecognitionResult]:
+def judge(model: StrokeClassifier, requests: Sequence[RecognitionJob]) -> list[RecognitionResult]:
     """`inference.recognize.recognize_batch` for a batch of requests: one result per request, in order.
 
     Runs in the batcher's worker thread or child process (embedded) and in workers alike."""

@@ -13,6 +13,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 import structlog
@@ -107,6 +108,10 @@ class ScheduledRecognition:
             COALESCED.inc(self._scheduler.coalesced - self._coalesced_seen, mode=self.mode)
             self._coalesced_seen = self._scheduler.coalesced
         self._rearm()
+
+    def _with_threshold(self, job: RecognitionJob) -> RecognitionJob:
+        """The job as it leaves for the model: with this service's threshold, when one is set."""
+        return job if self.threshold is None else replace(job, threshold=self.threshold)
 
     def forget(self, room_code: str, player_id: str) -> None:
         """Drop the player's queued work; their late results are dropped quietly."""

@@ -14,7 +14,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from server.recognition.codecs import decode_result, encode_request
-from server.recognition.jobs import DrawingRequest, RecognitionJob
+from server.recognition.jobs import RecognitionJob
 from server.recognition.keys import JOBS_STREAM, LABELS_KEY, ensure_group, results_stream
 from server.recognition.metrics import ERRORS, QUEUE_DEPTH
 from server.recognition.service import OnResult, ScheduledRecognition
@@ -115,7 +115,7 @@ class StreamRecognition(ScheduledRecognition):
         return Recognizer.load(self._checkpoint).labels
 
     def _send(self, job: RecognitionJob) -> None:
-        self._outbox.append(encode_request(DrawingRequest.from_job(job, self.threshold)))
+        self._outbox.append(encode_request(self._with_threshold(job)))
         self._outbox_ready.set()
 
     async def _send_loop(self) -> None:

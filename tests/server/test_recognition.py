@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,6 @@ from server.config import MODEL_RUNTIMES, Settings, settings_from_env
 from server.recognition import (
     JOBS_STREAM,
     LABELS_KEY,
-    DrawingRequest,
     GuessScheduler,
     LocalRecognition,
     RecognitionJob,
@@ -261,7 +261,7 @@ def test_scheduler_forget_drops_queued_work_and_late_results() -> None:
 
 def test_jobs_and_results_survive_the_wire(doodles: dict[str, list[Strokes]], recognizer: Recognizer) -> None:
     """Encoding keeps what the model sees: the same drawing gives the same probabilities after the trip."""
-    request = DrawingRequest.from_job(job(strokes=doodles["apple"][0]), threshold=0.4)
+    request = replace(job(strokes=doodles["apple"][0]), threshold=0.4)
     decoded = decode_request(encode_request(request))
     assert (decoded.job_id, decoded.room_code, decoded.threshold) == (request.job_id, "ROOM", 0.4)
     [direct] = judge(recognizer, [request])

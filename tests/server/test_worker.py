@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import msgpack
@@ -23,7 +24,6 @@ from inference.formats import read_ndjson
 from server.recognition import (
     JOBS_STREAM,
     WORKER_GROUP,
-    DrawingRequest,
     RecognitionJob,
     decode_result,
     encode_request,
@@ -120,7 +120,7 @@ def job_payload(index: int, strokes: list[list[list[float]]]) -> bytes:
         deciding=index % 2 == 0,
         submitted_at=time.time(),
     )
-    return encode_request(DrawingRequest.from_job(job, threshold=0.5))
+    return encode_request(replace(job, threshold=0.5))
 
 
 async def pending_of(client: aioredis.Redis, consumer: str) -> list[bytes]:
