@@ -448,10 +448,15 @@ async def drive_public(
     from websockets.asyncio.client import connect
 
     def message(strokes: Strokes) -> dict[str, Any]:
-        # The drawing's own extent as its canvas: raw drawings are in the pixels of the phone they came from.
-        side_x = max(point[0] for stroke in strokes for point in stroke) + 1
-        side_y = max(point[1] for stroke in strokes for point in stroke) + 1
-        return {"type": "recognize", "strokes": strokes, "canvas": [side_x, side_y]}
+        # The drawing's own extent as its canvas: raw drawings are in the pixels of the phone they came
+        # from, some a little above or left of it (negative), which the server refuses as out of the
+        # canvas; moved to start at 0, as a phone's own canvas would have held them.
+        low_x = min(point[0] for stroke in strokes for point in stroke)
+        low_y = min(point[1] for stroke in strokes for point in stroke)
+        moved = [[[x - low_x, y - low_y, *rest] for x, y, *rest in stroke] for stroke in strokes]
+        side_x = max(point[0] for stroke in moved for point in stroke) + 1
+        side_y = max(point[1] for stroke in moved for point in stroke) + 1
+        return {"type": "recognize", "strokes": moved, "canvas": [side_x, side_y]}
 
     messages = [message(strokes) for _word, strokes in updates]
 
