@@ -448,9 +448,6 @@ def _parse_hello(data: Mapping[str, Any], ref: str | None, _canvas_: Any) -> Hel
     consent = data.get("consent", {})
     if not isinstance(consent, dict) or not isinstance(consent.get("archive", False), bool):
         raise _field_error("hello", "consent", 'a map like {"archive": true}')
-    group_strokes = data.get("group_strokes", False)
-    if not isinstance(group_strokes, bool):
-        raise _field_error("hello", "group_strokes", "true or false")
     name = data.get("name")
     if isinstance(name, str) and (not name.strip() or len(name) > MAX_NAME_LENGTH):
         # A well-formed but unusable name is the person's mistake, not the program's: say so.
@@ -460,7 +457,7 @@ def _parse_hello(data: Mapping[str, Any], ref: str | None, _canvas_: Any) -> Hel
         canvas=_canvas(data.get("canvas")),
         resume=_string(data, "hello", "resume", max_length=256, optional=True),
         consent_archive=bool(consent.get("archive", False)),
-        group_strokes=group_strokes,
+        group_strokes=_bool(data, "hello", "group_strokes"),
         id=ref,
     )
 

@@ -1,9 +1,5 @@
-"""How our long-running processes run: their event loop, and their garbage collector.
-
-`serve` and `bots` both live on one event loop for minutes to hours, with a large heap loaded at start
-(the model, the modules; the bots' drawings), and both are timed to the millisecond: the gateway by
-its players, the bots by what they measure.
-"""
+"""How our long-running processes run: their event loop (`serve`, `bots`), and `serve`'s garbage
+collector (the bots turn theirs off for a run: `server/bots/__init__.py`)."""
 
 from __future__ import annotations
 
@@ -35,10 +31,10 @@ def quiet_gc() -> None:
 
     Everything loaded so far (torch, the model, the modules: ~190,000 objects in a gateway) lives as
     long as the process. Frozen, the collector stops re-scanning it: a full collection took ~45 ms of a
-    gateway's event loop each time (its p99 latency spikes), and up to 82 ms of the bots' (a spike in
-    every latency they measured). A young collection every 700 container objects (the default) cost
-    a busy gateway ~4% of its event loop: each stroke batch allocates dozens (points, frames,
-    futures), nearly all freed by reference counting soon after; rarer collections find fewer alive.
+    gateway's event loop each time (its p99 latency spikes). A young collection every 700 container
+    objects (the default) cost a busy gateway ~4% of its event loop: each stroke batch allocates
+    dozens (points, frames, futures), nearly all freed by reference counting soon after; rarer
+    collections find fewer of them alive.
     Not for tests: they run many servers in one process, whose later garbage a freeze would keep.
     """
     gc.freeze()
