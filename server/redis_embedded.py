@@ -8,6 +8,7 @@ deployment talks to over the network; only who starts it differs.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -26,6 +27,10 @@ log = structlog.get_logger("doodle_party.redis")
 
 class RedisUnavailable(RuntimeError):
     """No redis-server binary could be found or started."""
+
+
+class DataDirInUse(RedisUnavailable):
+    """A live process keeps its embedded Redis in this data dir (a second `serve` in one directory)."""
 
 
 def redis_server_binary() -> str:
@@ -73,6 +78,35 @@ def _stop_leftover(pidfile: Path, timeout: float = 5.0) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+# Held (flock) by the process whose embedded Redis uses the data dir, for as long as it lives: the
+# kernel lets go when it exits, killed or not. Without it a second `serve` started in the same
+# directory took the first one's redis-server for a leftover and stopped it, and the first one's
+# watcher stopped the second's in turn (seen: two gateways restarting each other's Redis).
+LOCKFILE = "serve.lock"
+
+
+def _lock_data_dir(data_dir: Path) -> int:
+    """Hold `data_dir` for this process; returns the lock's file descriptor.
+
+    Raises:
+        DataDirInUse: another live process holds it.
+    """
+    fd = os.open(data_dir / LOCKFILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise DataDirInUse(
+            f"the embedded Redis data dir {data_dir} is in use by another Doodle Party process (pid "
+            f"{holder}); stop it, or give this one its own (DOODLE_REDIS_DATA_DIR=DIR) or a Redis "
+            "(REDIS_URL)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -90,6 +124,7 @@ class EmbeddedRedis:
     port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
+    _lock: int | None = field(default=None, init=False)  # see LOCKFILE
 
     @property
     def url(self) -> str:
@@ -99,6 +134,7 @@ class EmbeddedRedis:
         """Start the server and wait until it answers PING.
 
         Raises:
+            DataDirInUse: another live process keeps its embedded Redis in ``data_dir``.
             RedisUnavailable: if it does not come up within ``timeout`` seconds.
         """
         if self.data_dir is None:
@@ -108,8 +144,10 @@ class EmbeddedRedis:
         # path would point below the data dir, never be written, and a leftover never be stopped.
         self.data_dir = self.data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._lock is None:  # a restart keeps the lock it holds
+            self._lock = _lock_data_dir(self.data_dir)
         pidfile = self.data_dir / PIDFILE
-        _stop_leftover(pidfile)
+        _stop_leftover(pidfile)  # only ever a dead owner's: a live one holds the lock
         binary = redis_server_binary()
         keep_port = self.port != 0
         for _attempt in range(1 if keep_port else 5):
@@ -142,8 +180,9 @@ class EmbeddedRedis:
             )
             if self._wait_ready(timeout):
                 return self
-            self.stop()
+            self._stop_process()  # keeps the data dir and its lock for the next attempt
             self.port = 0
+        self.stop()
         raise RedisUnavailable(f"redis-server did not start ({binary})")
 
     @property
@@ -184,7 +223,18 @@ class EmbeddedRedis:
             client.close()
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 5 s) and remove a temporary data dir."""
+        """Stop the server (SIGTERM, then SIGKILL after 5 s), let go of the data dir, and remove a
+        temporary one."""
+        self._stop_process()
+        if self._lock is not None:
+            os.close(self._lock)  # lets go of the data dir
+            self._lock = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+            self.data_dir = None
+
+    def _stop_process(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -195,10 +245,6 @@ class EmbeddedRedis:
         if self.process is not None and self.process.stderr is not None:
             self.process.stderr.close()
         self.process = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-            self.data_dir = None
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from server.redis_embedded import PIDFILE, EmbeddedRedis
+from server.redis_embedded import PIDFILE, DataDirInUse, EmbeddedRedis
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,3 +90,18 @@ def test_restart_keeps_the_port_and_the_data(tmp_path: Path) -> None:
         assert server.running and server.url == url
         assert client.get("kept") == b"yes"
         client.close()
+
+
+def test_a_second_server_on_a_data_dir_in_use_is_refused_and_the_first_keeps_running(
+    tmp_path: Path,
+) -> None:
+    """Two `serve` in one directory: the second says so, instead of stopping the first one's Redis
+    as a leftover (and having its own stopped in turn by the first one's watcher)."""
+    with EmbeddedRedis(data_dir=tmp_path) as first:
+        with pytest.raises(
+            DataDirInUse, match=f"in use by another Doodle Party process \\(pid {os.getpid()}\\)"
+        ):
+            EmbeddedRedis(data_dir=tmp_path).start()
+        assert first.running and redis.Redis(port=first.port).ping()
+    with EmbeddedRedis(data_dir=tmp_path) as again:  # free once the first stopped
+        assert redis.Redis(port=again.port).ping()
