@@ -78,7 +78,8 @@ async def run_bots(
 
     Args:
         on_loaded: called once the drawings are loaded, before the first bot connects (the CLI
-            quiets the garbage collector there: `server.runtime.quiet_gc`).
+            freezes the heap and turns the cyclic garbage collector off there:
+            `server.bots._no_gc_stalls`).
 
     Raises:
         FileNotFoundError, ValueError: see ``load_library``.
