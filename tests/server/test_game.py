@@ -429,3 +429,26 @@ async def test_group_strokes_must_be_a_boolean(server: RunningServer) -> None:
     assert reply["type"] == "error" and reply["code"] == "bad_message"
     assert "group_strokes" in reply["message"]
     await client.close()
+
+
+async def test_grouped_strokes_leave_early_once_a_group_is_large() -> None:
+    """A group whose relays reach 16 KiB is queued at once, without waiting for the relay interval, so
+    no `strokes` frame grows without bound; what follows starts the next group."""
+    from server import messages as wire
+    from server.gateway import MAX_GROUPED_RELAY_BYTES, Client
+    from server.ratelimit import TokenBucket
+
+    client = Client(ws=None, connection_id="c1", limiter=TokenBucket(60, 120))  # type: ignore[arg-type]
+    client.encoding, client.group_strokes = "msgpack", True
+    points = [[float(i % 200), float(i // 3), float(i)] for i in range(512)]
+    relays = [wire.WireFrame(wire.stroke_relay_message("p1", 1, 1, n, points, True, None)) for n in range(3)]
+    assert len(relays[0].encoded("msgpack")) * 2 >= MAX_GROUPED_RELAY_BYTES
+    assert client.hold_relay(relays[0]) is True  # the first held: the gateway books the interval
+    assert client.outbox.empty()
+    client.hold_relay(relays[1])  # past 16 KiB: out now
+    sent = client.outbox.get_nowait()
+    assert sent.message["type"] == "strokes"
+    assert [relay["stroke"] for relay in sent.message["items"]] == [0, 1]
+    assert client.hold_relay(relays[2]) is True and client.outbox.empty()
+    client.send({"type": "pong", "server_time": 1})  # any other frame sends what is held first
+    assert [client.outbox.get_nowait().message["type"] for _ in range(2)] == ["strokes", "pong"]
