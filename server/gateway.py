@@ -272,6 +272,7 @@ class Gateway:
         if self._relay_wakeup is not None:
             self._relay_wakeup.cancel()
         await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self.store.aclose()
 
     @property
     def _alive_ttl_ms(self) -> int:

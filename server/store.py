@@ -246,8 +246,13 @@ class RoomStore:
         self._commit = client.register_script(COMMIT_ROOM)
         self._append = client.register_script(APPEND_STROKE)
         self._census = CensusWriter(client)
-        # Appends and guesses of one tick share a pipeline: they are the per-stroke hot path.
+        # Appends and guesses of one tick share a write on a connection of their own: the per-stroke
+        # hot path.
         self._tick = TickPipeline(client)
+
+    async def aclose(self) -> None:
+        """Close the hot path's own connection (the client's pool is its owner's to close)."""
+        await self._tick.aclose()
 
     def _ttl(self, state: RoomState) -> int:
         """Idle rooms live ``idle_ttl`` after their last change; finished and closed ones less."""

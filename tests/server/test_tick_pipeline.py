@@ -8,7 +8,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from server.tick_pipeline import TickPipeline
+from server.tick_pipeline import CLIENT_NAME, TickPipeline
 
 # KEYS[1] counter
 # ARGV[1] amount; a negative amount is refused
@@ -53,3 +53,54 @@ async def test_a_dead_connection_fails_every_caller_of_the_pipeline() -> None:
     outcomes = await asyncio.gather(tick.publish("a", b"1"), tick.publish("b", b"2"), return_exceptions=True)
     assert all(isinstance(outcome, RedisConnectionError) for outcome in outcomes), outcomes
     await client.aclose()
+
+
+async def _kill_pipeline_connection(client: aioredis.Redis) -> None:
+    for entry in await client.client_list():
+        if entry["name"] == CLIENT_NAME:
+            await client.client_kill_filter(_id=entry["id"])
+
+
+async def test_a_lost_connection_fails_its_callers_and_the_next_call_reconnects(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Redis drops the connection (a restart, a CLIENT KILL): what was waiting fails with a
+    connection error, nothing hangs, and the next command opens a new connection."""
+    tick = TickPipeline(redis_client)
+    add = redis_client.register_script(ADD)
+    assert await tick.run_script(add, ["tick:counter"], [1]) == 1
+    # A call blocked in Redis while its connection is killed: it must fail, not wait forever.
+    waiting = asyncio.ensure_future(tick._queue(("BLPOP", "tick:never", 0), None))
+    await asyncio.sleep(0.05)
+    await _kill_pipeline_connection(redis_client)
+    try:
+        await asyncio.wait_for(waiting, 5)
+    except RedisConnectionError:
+        pass
+    else:  # pragma: no cover - the assertion below explains
+        raise AssertionError("a call on a killed connection returned")
+    assert await tick.run_script(add, ["tick:counter"], [2]) == 3
+    await tick.aclose()
+
+
+async def test_the_connection_logs_in_as_the_client_does(
+    redis_client: aioredis.Redis, redis_url: str
+) -> None:
+    """A user, a password and a database in the URL: the pipeline's commands run as that user, in
+    that database, like the client's own."""
+    await redis_client.execute_command("ACL", "SETUSER", "ticker", "on", ">s3cret", "~*", "&*", "+@all")
+    try:
+        url = redis_url.replace("redis://", "redis://ticker:s3cret@").rsplit("/", 1)[0] + "/3"
+        client = aioredis.Redis.from_url(url)
+        tick = TickPipeline(client)
+        assert await tick.publish("tick:channel", b"x") == 0
+        add = client.register_script(ADD)
+        assert await tick.run_script(add, ["tick:in-db-3"], [7]) == 7
+        assert await client.get("tick:in-db-3") == b"7"
+        assert await redis_client.get("tick:in-db-3") is None  # not in the default database
+        names = {entry["name"]: entry for entry in await redis_client.client_list()}
+        assert names[CLIENT_NAME]["user"] == "ticker" and names[CLIENT_NAME]["db"] == "3"
+        await tick.aclose()
+        await client.aclose()
+    finally:
+        await redis_client.execute_command("ACL", "DELUSER", "ticker")
