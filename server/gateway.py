@@ -20,7 +20,7 @@ import itertools
 import random
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ import structlog
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from game import rules
 from game.codes import new_room_code, normalize_code
@@ -99,7 +100,9 @@ MAX_COMMIT_ATTEMPTS = 16
 # down without giving up its members' seats) is found here by the next live gateway, which only then
 # starts its members' seat windows. Seats never run out while no gateway could take the resume.
 GATEWAYS_KEY = "doodle:gateways"
-OUTBOX_LIMIT = 512  # frames queued for one slow client before we drop it
+# A client that has not read this much of what was written to it when more comes is dropped: memory
+# stays bounded. Above the largest frame, a round's snapshot (16 drawings of 8,000 points).
+MAX_UNSENT_BYTES = 4 * 1024 * 1024
 # A `strokes` frame is sent early once its items reach this size (docs/protocol.md).
 MAX_GROUPED_RELAY_BYTES = 16 * 1024
 
@@ -136,8 +139,12 @@ class Client:
     lookups: SlidingWindow = field(default_factory=lambda: SlidingWindow(10, 60.0))
     creations: SlidingWindow = field(default_factory=lambda: SlidingWindow(5, 60.0))
     refused_attempts: int = 0
-    outbox: asyncio.Queue[wire.WireFrame] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
+    # Frames queued in this event-loop tick, written together at its end (`write`); the gateway's
+    # hook that books that write.
+    unsent: list[wire.WireFrame] = field(default_factory=list)
+    on_unsent: Callable[[Client], None] | None = None
     too_slow: bool = False
+    closing: asyncio.Task[None] | None = None  # the close of a client too slow to receive
     # Asked in hello for other players' stroke batches as `strokes` frames: the ones held for the next.
     group_strokes: bool = False
     relays: list[wire.WireFrame] = field(default_factory=list)
@@ -170,18 +177,47 @@ class Client:
             relays, self.relays, self.relay_bytes = self.relays, [], 0
             self._queue(wire.strokes_message(relays, self.encoding or "json"))
 
+    async def _close_too_slow(self) -> None:
+        """Close with POLICY_VIOLATION; a peer that does not read even that (the close frame waits
+        behind what it left unread) has its connection reset after the close timeout, so a stalled
+        reader cannot hold a socket and its buffers for ever."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.ws.close_timeout):
+                await self.ws.close(wire.CloseCode.POLICY_VIOLATION, "too slow to receive")
+                return
+        self.ws.transport.abort()
+
     def _queue(self, frame: wire.WireFrame) -> None:
         if self.too_slow:
             return
-        try:
-            self.outbox.put_nowait(frame)
-        except asyncio.QueueFull:
-            # Memory stays bounded: drop this client rather than buffer without limit for it.
+        if not self.unsent and self.on_unsent is not None:
+            self.on_unsent(self)
+        self.unsent.append(frame)
+
+    def write(self) -> None:
+        """Write the frames queued in this tick to the socket at once, unless it is closing.
+
+        The frames go straight to websockets' sans-I/O protocol and the transport: no send task,
+        queue or lock per frame, one write per client and tick (docs/benchmarks.md). A client that
+        has left more than MAX_UNSENT_BYTES unread is disconnected instead.
+        """
+        frames, self.unsent = self.unsent, []
+        protocol, transport = self.ws.protocol, self.ws.transport
+        if self.too_slow or protocol.state is not State.OPEN:
+            return  # closing: a resumed connection's snapshot has what it missed
+        if transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
             self.too_slow = True
-            self.log.warning("outbox_full_closing")
-            asyncio.get_running_loop().create_task(
-                self.ws.close(wire.CloseCode.POLICY_VIOLATION, "too slow to receive")
-            )
+            self.log.warning("too_slow_closing", unsent_bytes=transport.get_write_buffer_size())
+            self.closing = asyncio.get_running_loop().create_task(self._close_too_slow())
+            return
+        encoding = self.encoding or "json"
+        for frame in frames:
+            data = frame.encoded(encoding)
+            if isinstance(data, str):
+                protocol.send_text(data.encode())
+            else:
+                protocol.send_binary(data)
+        transport.writelines(protocol.data_to_send())
 
 
 @dataclass(eq=False)
@@ -233,6 +269,8 @@ class Gateway:
         # Clients holding stroke relays, and the wake-up that sends them (Settings.relay_interval_ms).
         self._relays_due: list[Client] = []
         self._relay_wakeup: Wakeup | None = None
+        # Clients with frames queued in this tick (Client.write).
+        self._writes_due: list[Client] = []
         # Set when the process shuts down: its sockets close, but their seats stay taken (not
         # disconnected) until a live gateway sweeps this one, so the seat window starts only then.
         self.draining = False
@@ -299,21 +337,18 @@ class Gateway:
             limiter=TokenBucket(self.settings.messages_per_second, self.settings.message_burst),
             lookups=SlidingWindow(self.settings.join_attempts_per_minute, 60.0),
             creations=SlidingWindow(self.settings.rooms_per_minute, 60.0),
+            on_unsent=self._book_write,
         )
         client.log = log.bind(connection_id=client.connection_id)
         client.log.info("connection_open", remote=str(ws.remote_address[0]) if ws.remote_address else None)
         _connections_gauge.inc()
         try:
             async with asyncio.TaskGroup() as tasks:
-                helpers = [
-                    tasks.create_task(self._write_loop(client)),
-                    tasks.create_task(self._hello_watchdog(client)),
-                ]
+                watchdog = tasks.create_task(self._hello_watchdog(client))
                 try:
                     await self._read_loop(client)
                 finally:
-                    for helper in helpers:
-                        helper.cancel()
+                    watchdog.cancel()
         except* ConnectionClosed:
             pass
         except* Exception as group:
@@ -330,10 +365,16 @@ class Gateway:
         if client.session is None:
             await client.ws.close(wire.CloseCode.HELLO_TIMEOUT, "send hello first")
 
-    async def _write_loop(self, client: Client) -> None:
-        while True:
-            frame = await client.outbox.get()
-            await client.ws.send(frame.encoded(client.encoding or "json"))
+    def _book_write(self, client: Client) -> None:
+        """Client.on_unsent: write `client`'s frames once this tick's callbacks have queued theirs."""
+        if not self._writes_due:
+            asyncio.get_running_loop().call_soon(self._write_due)
+        self._writes_due.append(client)
+
+    def _write_due(self) -> None:
+        due, self._writes_due = self._writes_due, []
+        for client in due:
+            client.write()
 
     async def _read_loop(self, client: Client) -> None:
         async for frame in client.ws:

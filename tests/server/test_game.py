@@ -444,11 +444,12 @@ async def test_grouped_strokes_leave_early_once_a_group_is_large() -> None:
     relays = [wire.WireFrame(wire.stroke_relay_message("p1", 1, 1, n, points, True, None)) for n in range(3)]
     assert len(relays[0].encoded("msgpack")) * 2 >= MAX_GROUPED_RELAY_BYTES
     assert client.hold_relay(relays[0]) is True  # the first held: the gateway books the interval
-    assert client.outbox.empty()
+    assert client.unsent == []
     client.hold_relay(relays[1])  # past 16 KiB: out now
-    sent = client.outbox.get_nowait()
+    [sent] = client.unsent
     assert sent.message["type"] == "strokes"
     assert [relay["stroke"] for relay in sent.message["items"]] == [0, 1]
-    assert client.hold_relay(relays[2]) is True and client.outbox.empty()
+    client.unsent.clear()
+    assert client.hold_relay(relays[2]) is True and client.unsent == []
     client.send({"type": "pong", "server_time": 1})  # any other frame sends what is held first
-    assert [client.outbox.get_nowait().message["type"] for _ in range(2)] == ["strokes", "pong"]
+    assert [frame.message["type"] for frame in client.unsent] == ["strokes", "pong"]
