@@ -105,3 +105,17 @@ def test_a_second_server_on_a_data_dir_in_use_is_refused_and_the_first_keeps_run
         assert first.running and redis.Redis(port=first.port).ping()
     with EmbeddedRedis(data_dir=tmp_path) as again:  # free once the first stopped
         assert redis.Redis(port=again.port).ping()
+
+
+def test_clients_use_the_unix_socket_in_the_data_dir_and_tcp_still_answers(tmp_path: Path) -> None:
+    """The URL names the server's Unix socket (cheaper per command than loopback TCP); the TCP port
+    answers too, for an operator's redis-cli; a data dir too deep for a socket's path uses TCP."""
+    with EmbeddedRedis(data_dir=tmp_path) as server:
+        assert server.url == f"unix://{tmp_path.resolve() / 'redis.sock'}?db=0"
+        assert (tmp_path / "redis.sock").is_socket()
+        redis.Redis.from_url(server.url).set("via", "socket")
+        assert redis.Redis(port=server.port).get("via") == b"socket"
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    with EmbeddedRedis(data_dir=deep) as server:
+        assert server.unix_socket is None and server.url == f"redis://127.0.0.1:{server.port}/0"
+        assert redis.Redis.from_url(server.url).ping()

@@ -83,15 +83,18 @@ async def test_a_lost_connection_fails_its_callers_and_the_next_call_reconnects(
     await tick.aclose()
 
 
-async def test_the_connection_logs_in_as_the_client_does(
-    redis_client: aioredis.Redis, redis_url: str
-) -> None:
-    """A user, a password and a database in the URL: the pipeline's commands run as that user, in
-    that database, like the client's own."""
+async def test_the_connection_logs_in_as_the_client_does(redis_client: aioredis.Redis) -> None:
+    """A user, a password and a database in the client's settings: the pipeline's commands run as
+    that user, in that database, like the client's own."""
     await redis_client.execute_command("ACL", "SETUSER", "ticker", "on", ">s3cret", "~*", "&*", "+@all")
     try:
-        url = redis_url.replace("redis://", "redis://ticker:s3cret@").rsplit("/", 1)[0] + "/3"
-        client = aioredis.Redis.from_url(url)
+        pool = redis_client.connection_pool
+        login = {"username": "ticker", "password": "s3cret", "db": 3}
+        client = aioredis.Redis(
+            connection_pool=aioredis.ConnectionPool(
+                connection_class=pool.connection_class, **{**pool.connection_kwargs, **login}
+            )
+        )
         tick = TickPipeline(client)
         assert await tick.publish("tick:channel", b"x") == 0
         add = client.register_script(ADD)
