@@ -41,6 +41,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from inference.processes import ProcessPool
+
 __all__ = [
     "BatchReport",
     "BatcherClosed",
@@ -158,15 +160,16 @@ class MicroBatcher(Generic[Req, Res]):
     """Collects requests into batches for `predict_batch`, urgent ones first.
 
     Args:
-        predict_batch: called in a worker thread with the batch's requests, in queue order (urgent
-            first); must return one result per request, in the same order.
+        predict_batch: called in a worker thread (or a child process) with the batch's requests, in
+            queue order (urgent first); must return one result per request, in the same order.
         max_batch: largest batch.
         max_wait_ms: longest time the oldest pending request waits for a batch to fill. 0 runs
             whatever is pending as soon as the previous batch is done.
-        executor: where `predict_batch` runs; default: a private one-thread pool.
+        executor: where `predict_batch` runs: a thread pool (default: a private one-thread pool) or
+            child processes (`inference.processes.ProcessPool`).
         concurrency: most batches running at once. Keep 1 for threads: rasterizing holds the GIL, so
             a second batch in the same process would not finish sooner. Set it to the number of
-            processes of a process executor (`inference.processes.ProcessPool`).
+            processes of a `ProcessPool`.
         on_batch: called on the event loop after every batch (metrics, logs); must not block.
     """
 
@@ -176,7 +179,7 @@ class MicroBatcher(Generic[Req, Res]):
         *,
         max_batch: int = 64,
         max_wait_ms: float = 4.0,
-        executor: concurrent.futures.Executor | None = None,
+        executor: concurrent.futures.Executor | ProcessPool | None = None,
         concurrency: int = 1,
         on_batch: Callable[[BatchReport], None] | None = None,
     ) -> None:
@@ -244,7 +247,7 @@ class MicroBatcher(Generic[Req, Res]):
                 if not slot.future.done():
                     slot.future.set_exception(BatcherClosed("the batcher closed before this request ran"))
             queue.clear()
-        if self._own_executor and self._executor is not None:
+        if self._own_executor and isinstance(self._executor, concurrent.futures.Executor):
             self._executor.shutdown(wait=False)
             self._executor = None
 
@@ -402,7 +405,10 @@ class MicroBatcher(Generic[Req, Res]):
         failure: BaseException | None = None
         results: Sequence[Res] = ()
         try:
-            results = await loop.run_in_executor(self._executor, self._predict_batch, requests)
+            if isinstance(self._executor, ProcessPool):
+                results = await self._executor.run(self._predict_batch, requests)
+            else:
+                results = await loop.run_in_executor(self._executor, self._predict_batch, requests)
             if len(results) != len(requests):
                 raise ValueError(f"predict_batch returned {len(results)} results for {len(requests)}")
         except asyncio.CancelledError:

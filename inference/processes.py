@@ -1,50 +1,71 @@
-"""A pool of worker processes that survives the death of one of them.
+"""A pool of worker processes, driven by the event loop, that survives the death of one of them.
 
 Rasterizing a batch holds the GIL for most of its time, so in the gateway's own process it competes
-with the event loop for one core. `ProcessPool` moves batches into other processes (each loads the
+with the event loop for one core. `ProcessPool` moves calls into other processes (each loads the
 model once, in `initializer`) so that preprocessing and the network use the other cores.
 
-`concurrent.futures.ProcessPoolExecutor` alone is not enough for a server: when one of its processes
-dies (killed for memory, a crash in native code) the whole pool is *broken*, and every later call fails
-until someone builds a new one. `ProcessPool` builds a new one at once and runs each call that the dead
-process took down once more on it, so a lost process costs one batch's latency, not the service.
+Each child has one socket pair to the owner: the owner writes a call to an idle child and the event
+loop reads the answer when it arrives (`loop.add_reader`), with no thread of the owner involved.
+(`concurrent.futures.ProcessPoolExecutor` hands every call through two threads of the owner, a queue
+feeder and a result manager, and back through `call_soon_threadsafe`: about 260 µs of the owner's CPU
+per call against about 100 here, a share of the gateway's one core; docs/benchmarks.md.)
+
+A server's pool must outlive its processes: when one dies (killed for memory, a crash in native
+code) its socket reads end-of-file at once; it is replaced, and the call it took down runs once more
+on a new one, so a lost process costs one batch's latency, not the service.
 Processes are started by a *forkserver*: the gateway has threads (Redis, the event loop's executor),
 and forking a process with threads is unsafe, but the forkserver is a single-threaded process that
 imports `preload` (torch, the model code) once; every child forks from it in milliseconds instead of
-importing torch again, which matters when a pool is rebuilt after a crash.
+importing torch again, which matters when a child is replaced after a crash.
 
-Children must not outlive their owner: if the owner is killed (SIGKILL, the OOM killer), nothing
-shuts the pool down, and its children, each holding the other end of the task queue, would wait for
-work forever. Each child therefore watches the owner's process (a pidfd on Linux, else a poll once a
-second) and exits when it is gone; the forkserver then exits with its last child.
+Children must not outlive their owner: if the owner is killed (SIGKILL, the OOM killer), its end of
+every socket closes and an idle child reads end-of-file and exits; a busy one watches the owner's
+process too (a pidfd on Linux, else a poll once a second) and exits when it is gone. The forkserver
+then exits with its last child.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
 import multiprocessing
 import os
 import select
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
-__all__ = ["ProcessPool"]
+__all__ = ["ChildDied", "ProcessPool"]
 
 T = TypeVar("T")
 
+STOP_TIMEOUT_S = 5.0
 
-class ProcessPool(concurrent.futures.Executor):
-    """`ProcessPoolExecutor` that replaces itself when a process dies, retrying the calls it lost.
+
+class ChildDied(RuntimeError):
+    """The process running a call died, and the call's retries are spent."""
+
+
+@dataclass(eq=False)
+class _Child:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    call: asyncio.Future[Any] | None = None  # what it runs now; None when idle
+    alive: bool = True
+
+
+class ProcessPool:
+    """Child processes that run calls for the event loop, each one replaced when it dies.
 
     Args:
         processes: worker processes.
         initializer: run once in each new process (load the model there); must be importable.
         initargs: its arguments (picklable).
-        retries: how often a call whose process died is run again on the new pool.
+        retries: how often a call whose process died is run again on another.
         preload: modules the forkserver imports before it forks children (only the first pool of a
             process starts the forkserver, so only the first pool's list counts).
     """
@@ -64,105 +85,178 @@ class ProcessPool(concurrent.futures.Executor):
         self._initializer = initializer
         self._initargs = tuple(initargs)
         self._retries = retries
-        self._lock = threading.Lock()
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._children: list[_Child] = []
+        self._idle: deque[_Child] = deque()
+        self._waiters: deque[asyncio.Future[_Child]] = deque()  # calls waiting for an idle child
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self.restarts = 0
         self._context = multiprocessing.get_context("forkserver")
         if preload:
             self._context.set_forkserver_preload(list(preload))
 
-    def _current(self) -> concurrent.futures.ProcessPoolExecutor:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the process pool is shut down")
-            if self._pool is None:
-                self._pool = concurrent.futures.ProcessPoolExecutor(
-                    self.processes,
-                    mp_context=self._context,
-                    initializer=_start_child,
-                    initargs=(os.getpid(), self._initializer, self._initargs),
-                )
-            return self._pool
+    async def start(self, ready: Callable[[], object] | None = None) -> None:
+        """Start the processes now rather than at the first call, and run `ready` in each (which
+        returns once that child's initializer, the model's loading, is done)."""
+        self._ensure_started()
+        if ready is not None:
+            await asyncio.gather(*(self.run(ready) for _ in range(self.processes)))
 
-    def _replace(self, broken: concurrent.futures.ProcessPoolExecutor) -> None:
-        """Drop `broken` (if it is still the current pool); the next call builds a fresh one."""
-        with self._lock:
-            if self._pool is not broken:
-                return  # another call replaced it already
-            self._pool = None
-            self.restarts += 1
-        broken.shutdown(wait=False, cancel_futures=True)
+    async def run(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """Run ``fn(*args)`` in an idle child process and return its result.
 
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
-        """Run ``fn(*args, **kwargs)`` in a worker process; see the class docstring for failures."""
-        outer: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._submit(outer, fn, args, kwargs, self._retries)
-        return outer
-
-    def _submit(
-        self,
-        outer: concurrent.futures.Future[T],
-        fn: Callable[..., T],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        retries: int,
-    ) -> None:
-        try:
-            pool = self._current()
-            inner = pool.submit(fn, *args, **kwargs)
-        except BrokenProcessPool as exc:
-            self._replace(pool)
-            if retries > 0:
-                self._submit(outer, fn, args, kwargs, retries - 1)
-            else:
-                outer.set_exception(exc)
-            return
-        except RuntimeError as exc:  # shut down
-            outer.set_exception(exc)
-            return
-
-        def done(finished: concurrent.futures.Future[T]) -> None:
-            if finished.cancelled():
-                outer.cancel()
-                return
-            error = finished.exception()
-            if isinstance(error, BrokenProcessPool):
-                self._replace(pool)
-                if retries > 0 and not self._closed:
-                    self._submit(outer, fn, args, kwargs, retries - 1)
-                    return
-            if error is not None:
-                outer.set_exception(error)
-            else:
-                outer.set_result(finished.result())
-
-        inner.add_done_callback(done)
-
-    def warm_up(self, fn: Callable[[], object]) -> None:
-        """Start the processes now rather than at the first batch, and run `fn` in them.
-
-        The executor starts one more process per call while none is idle, so `processes` calls at once
-        start them all; this returns when the calls are done (each process loaded its model first).
+        Raises:
+            What `fn` raised, in the child (pickled back).
+            ChildDied: the child died on every try (see `retries`).
+            RuntimeError: the pool is shut down.
         """
-        pool = self._current()
-        for future in [pool.submit(fn) for _ in range(self.processes)]:
-            future.result()
+        for attempt in range(self._retries + 1):
+            child = await self._take_idle()
+            call: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            child.call = call
+            try:
+                child.conn.send((fn, args))
+            except OSError:  # it died while idle, and end-of-file has not been read yet
+                self._died(child)
+            try:
+                return await call
+            except ChildDied:
+                if attempt == self._retries:
+                    raise
+        raise AssertionError("unreachable")
 
     @property
     def pids(self) -> list[int]:
-        """Process ids of the current pool's live processes (for CPU accounting and tests)."""
-        with self._lock:
-            processes = dict(getattr(self._pool, "_processes", None) or {})
-        return [pid for pid, process in processes.items() if process.is_alive()]
+        """Process ids of the live children (for CPU accounting and tests)."""
+        return [child.process.pid for child in self._children if child.alive and child.process.pid]
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop the processes (see `concurrent.futures.Executor.shutdown`)."""
-        with self._lock:
-            self._closed = True
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+    async def aclose(self) -> None:
+        """Stop the processes: each reads end-of-file and exits (killed after STOP_TIMEOUT_S);
+        calls still running or waiting fail with RuntimeError."""
+        self._closed = True
+        children, self._children = self._children, []
+        self._idle.clear()
+        for child in children:
+            self._forget(child, RuntimeError("the process pool is shut down"))
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(RuntimeError("the process pool is shut down"))
+        await asyncio.to_thread(_stop, [child.process for child in children])
+
+    # ------------------------------------------------------------------ children
+
+    def _ensure_started(self) -> None:
+        if self._closed:
+            raise RuntimeError("the process pool is shut down")
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        while len(self._children) < self.processes:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        assert self._loop is not None
+        mine, theirs = self._context.Pipe(duplex=True)
+        process = self._context.Process(
+            target=_child_main,
+            args=(theirs, os.getpid(), self._initializer, self._initargs),
+            name="recognition",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()  # the child's end lives in the child only: its death reads as end-of-file here
+        child = _Child(process, mine)
+        self._children.append(child)
+        self._loop.add_reader(mine.fileno(), self._readable, child)
+        self._give_back(child)
+
+    async def _take_idle(self) -> _Child:
+        self._ensure_started()
+        while self._idle:
+            child = self._idle.popleft()
+            if child.alive:
+                return child
+        waiter: asyncio.Future[_Child] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return await waiter
+
+    def _give_back(self, child: _Child) -> None:
+        child.call = None
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(child)
+                return
+        self._idle.append(child)
+
+    def _readable(self, child: _Child) -> None:
+        try:
+            ok, value = child.conn.recv()
+        except (EOFError, OSError):
+            self._died(child)
+            return
+        call = child.call
+        self._give_back(child)
+        if call is not None and not call.done():  # else its caller was cancelled
+            if ok:
+                call.set_result(value)
+            else:
+                call.set_exception(value)
+
+    def _died(self, child: _Child) -> None:
+        if not child.alive:
+            return
+        self._forget(child, ChildDied(f"recognition process {child.process.pid} died"))
+        child.process.join(0)  # reaped, not left a zombie
+        self._children.remove(child)
+        self.restarts += 1
+        # Its replacement starts with the next call (`_take_idle`), not here: a child that cannot
+        # start at all (its initializer fails) then costs each call its retries, not a spawn loop.
+        if self._waiters and not self._closed:
+            self._spawn()
+
+    def _forget(self, child: _Child, error: Exception) -> None:
+        child.alive = False
+        if self._loop is not None:
+            self._loop.remove_reader(child.conn.fileno())
+        child.conn.close()
+        if child.call is not None and not child.call.done():
+            child.call.set_exception(error)
+        child.call = None
+
+
+def _stop(processes: list[multiprocessing.process.BaseProcess]) -> None:
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _child_main(
+    conn: Connection,
+    owner_pid: int,
+    initializer: Callable[..., object] | None,
+    initargs: tuple[Any, ...],
+) -> None:
+    """A child's life: initialize, then run calls until the owner's end closes."""
+    _start_child(owner_pid, initializer, initargs)
+    while True:
+        try:
+            fn, args = conn.recv()
+        except (EOFError, OSError):
+            return  # the owner shut the pool down, or died
+        try:
+            answer: tuple[bool, Any] = (True, fn(*args))
+        except Exception as exc:
+            answer = (False, exc)
+        try:
+            conn.send(answer)
+        except (EOFError, OSError):
+            return
+        except Exception as exc:  # the result or the exception does not pickle
+            conn.send((False, RuntimeError(f"{fn.__name__}: its answer does not pickle: {exc!r}")))
 
 
 def _start_child(

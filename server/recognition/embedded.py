@@ -160,7 +160,7 @@ class LocalRecognition(ScheduledRecognition):
             torch.set_num_threads(self._torch_threads)
         if self.pool is not None:
             # Load the model in every child now: the first guesses should not wait seconds for it.
-            await asyncio.to_thread(self.pool.warm_up, _process_ready)
+            await self.pool.start(_process_ready)
         await self.batcher.start()
         self._start_delivery()
         log.info(
@@ -179,7 +179,7 @@ class LocalRecognition(ScheduledRecognition):
         """Stop: pending drawings are dropped (no one is left to receive their guesses)."""
         await self.batcher.aclose(drain=False)
         if self.pool is not None:
-            await asyncio.to_thread(self.pool.shutdown, True, cancel_futures=True)
+            await self.pool.aclose()
         await self._stop_tasks()
         QUEUE_DEPTH.remove(queue="batcher")
 

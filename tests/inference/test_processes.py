@@ -1,7 +1,8 @@
-"""ProcessPool: work runs in child processes, and a killed child costs a retry, not the pool."""
+"""ProcessPool: calls run in child processes, and a killed child costs a retry, not the pool."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.processes import ProcessPool
+from inference.processes import ChildDied, ProcessPool
 
 REPO = Path(__file__).resolve().parents[2]
 _state: dict[str, object] = {}
@@ -33,56 +34,93 @@ def _die_once(marker: str) -> int:
     return os.getpid()
 
 
+def _die_always() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _divide(a: int, b: int) -> float:
+    return a / b
+
+
 def _sleep(seconds: float) -> int:
     time.sleep(seconds)
     return os.getpid()
 
 
-def test_calls_run_in_initialized_children() -> None:
+async def test_calls_run_in_initialized_children() -> None:
     pool = ProcessPool(2, _remember, ("model",))
     try:
-        pool.warm_up(str)
+        await pool.start(str)
         assert len(pool.pids) == 2 and os.getpid() not in pool.pids
-        results = [pool.submit(_read, f"-{i}").result(timeout=30) for i in range(4)]
-        assert [text for _pid, text in results] == [f"model-{i}" for i in range(4)]
-        assert {pid for pid, _text in results} <= set(pool.pids)
+        results = await asyncio.gather(*(pool.run(_read, f"-{i}") for i in range(6)))
+        assert [text for _pid, text in results] == [f"model-{i}" for i in range(6)]
+        assert {pid for pid, _text in results} == set(pool.pids)  # both children took calls
     finally:
-        pool.shutdown()
+        await pool.aclose()
 
 
-def test_a_killed_child_is_replaced_and_its_call_retried(tmp_path: Path) -> None:
-    pool = ProcessPool(1, _remember, ("model",))
-    try:
-        pool.warm_up(str)
-        (first,) = pool.pids
-        pid = pool.submit(_die_once, str(tmp_path / "marker")).result(timeout=60)
-        assert pid != first and pool.restarts == 1 and pool.pids == [pid]
-        assert pool.submit(_read, "!").result(timeout=30)[1] == "model!"  # the new child was initialized
-    finally:
-        pool.shutdown()
-
-
-def test_a_child_killed_from_outside_mid_call(tmp_path: Path) -> None:
+async def test_an_exception_comes_back_to_its_caller_and_the_child_stays() -> None:
     pool = ProcessPool(1)
     try:
-        pool.warm_up(str)
+        await pool.start()
+        with pytest.raises(ZeroDivisionError):
+            await pool.run(_divide, 1, 0)
+        assert await pool.run(_divide, 6, 3) == 2 and pool.restarts == 0
+    finally:
+        await pool.aclose()
+
+
+async def test_a_killed_child_is_replaced_and_its_call_retried(tmp_path: Path) -> None:
+    pool = ProcessPool(1, _remember, ("model",))
+    try:
+        await pool.start(str)
+        (first,) = pool.pids
+        pid = await asyncio.wait_for(pool.run(_die_once, str(tmp_path / "marker")), 60)
+        assert pid != first and pool.restarts == 1 and pool.pids == [pid]
+        assert (await pool.run(_read, "!"))[1] == "model!"  # the new child was initialized
+    finally:
+        await pool.aclose()
+
+
+async def test_a_child_killed_from_outside_mid_call() -> None:
+    pool = ProcessPool(1)
+    try:
+        await pool.start(str)
         (victim,) = pool.pids
-        running = pool.submit(_sleep, 1.0)
-        time.sleep(0.3)
+        running = asyncio.ensure_future(pool.run(_sleep, 1.0))
+        await asyncio.sleep(0.3)
         os.kill(victim, signal.SIGKILL)
-        assert running.result(timeout=60) != victim  # ran again on the new child
+        assert await asyncio.wait_for(running, 60) != victim  # ran again on the new child
         assert pool.restarts == 1
     finally:
-        pool.shutdown()
+        await pool.aclose()
+
+
+async def test_a_call_that_kills_every_child_fails_after_its_retries(tmp_path: Path) -> None:
+    """No endless restarts: a call whose every try kills its process gets ChildDied, and the pool
+    still serves the next call."""
+    pool = ProcessPool(1, retries=1)
+    try:
+        await pool.start()
+        with pytest.raises(ChildDied):
+            await asyncio.wait_for(pool.run(_die_always), 60)
+        assert pool.restarts == 2
+        assert await pool.run(_divide, 4, 2) == 2
+    finally:
+        await pool.aclose()
 
 
 _OWNER = """
-import sys, time
+import asyncio, time
 from inference.processes import ProcessPool
-pool = ProcessPool(2)
-pool.warm_up(str)
-print(" ".join(map(str, pool.pids)), flush=True)
-time.sleep(60)
+
+async def main():
+    pool = ProcessPool(2)
+    await pool.start(str)
+    print(" ".join(map(str, pool.pids)), flush=True)
+    time.sleep(60)
+
+asyncio.run(main())
 """
 
 
@@ -114,10 +152,13 @@ def _running(pid: int) -> bool:
         return False
 
 
-def test_every_call_fails_after_shutdown() -> None:
+async def test_every_call_fails_after_shutdown() -> None:
     pool = ProcessPool(1)
-    pool.shutdown()
+    await pool.start()
+    (child,) = pool.pids
+    await pool.aclose()
+    assert not _running(child)
     with pytest.raises(RuntimeError, match="shut down"):
-        pool.submit(_sleep, 0).result(timeout=5)
+        await pool.run(_sleep, 0)
     with pytest.raises(ValueError):
         ProcessPool(0)

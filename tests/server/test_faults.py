@@ -133,17 +133,17 @@ def _ignore_sigint_probe() -> int:
     return os.getpid()
 
 
-def test_recognition_children_ignore_ctrl_c() -> None:
+async def test_recognition_children_ignore_ctrl_c() -> None:
     """SIGINT to a pool's child neither kills it nor prints a traceback: the owner stops it."""
     pool = ProcessPool(1)
     try:
-        pid = pool.submit(_ignore_sigint_probe).result(timeout=60)
+        pid = await asyncio.wait_for(pool.run(_ignore_sigint_probe), 60)
         os.kill(pid, signal.SIGINT)
-        time.sleep(0.5)
-        assert pool.submit(_ignore_sigint_probe).result(timeout=60) == pid
+        await asyncio.sleep(0.5)
+        assert await asyncio.wait_for(pool.run(_ignore_sigint_probe), 60) == pid
         assert pool.restarts == 0
     finally:
-        pool.shutdown()
+        await pool.aclose()
 
 
 async def test_a_killed_embedded_redis_is_restarted_with_the_rooms(tmp_path: Path) -> None:
