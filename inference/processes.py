@@ -29,19 +29,26 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import pickle
 import select
 import signal
+import socket
+import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from multiprocessing.reduction import ForkingPickler
+from typing import Any, TypeVar, cast
+
+import structlog
 
 __all__ = ["ChildDied", "ProcessPool"]
 
 T = TypeVar("T")
+
+log = structlog.get_logger(__name__)
 
 STOP_TIMEOUT_S = 5.0
 
@@ -50,12 +57,47 @@ class ChildDied(RuntimeError):
     """The process running a call died, and the call's retries are spent."""
 
 
-@dataclass(eq=False)
-class _Child:
-    process: multiprocessing.process.BaseProcess
-    conn: Connection
-    call: asyncio.Future[Any] | None = None  # what it runs now; None when idle
-    alive: bool = True
+class _Child(asyncio.Protocol):
+    """The owner's side of one child: its process and its end of the socket pair, read and written
+    by the event loop without blocking (multiprocessing's message format: a length, then a pickle)."""
+
+    def __init__(self, pool: ProcessPool, process: multiprocessing.process.BaseProcess) -> None:
+        self.pool = pool
+        self.process = process
+        self.transport: asyncio.Transport | None = None
+        self.call: asyncio.Future[Any] | None = None  # what it runs now; None when idle
+        self.alive = True
+        self._received = bytearray()
+
+    def send(self, message: object) -> None:
+        """Queue `message` for the child; the transport writes it as the socket drains."""
+        assert self.transport is not None
+        payload = ForkingPickler.dumps(message)
+        size = len(payload)
+        header = struct.pack("!i", size) if size <= 0x7FFFFFFF else struct.pack("!iQ", -1, size)
+        self.transport.writelines([header, payload])
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._received += data
+        while len(self._received) >= 4:
+            (size,) = struct.unpack_from("!i", self._received)
+            start = 4
+            if size == -1:
+                if len(self._received) < 12:
+                    return
+                (size,) = struct.unpack_from("!Q", self._received, 4)
+                start = 12
+            if len(self._received) < start + size:
+                return
+            answer = pickle.loads(self._received[start : start + size])
+            del self._received[: start + size]
+            self.pool._answered(self, answer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.pool._died(self)
 
 
 class ProcessPool:
@@ -88,7 +130,6 @@ class ProcessPool:
         self._children: list[_Child] = []
         self._idle: deque[_Child] = deque()
         self._waiters: deque[asyncio.Future[_Child]] = deque()  # calls waiting for an idle child
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self.restarts = 0
         self._context = multiprocessing.get_context("forkserver")
@@ -98,7 +139,7 @@ class ProcessPool:
     async def start(self, ready: Callable[[], object] | None = None) -> None:
         """Start the processes now rather than at the first call, and run `ready` in each (which
         returns once that child's initializer, the model's loading, is done)."""
-        self._ensure_started()
+        await self._ensure_started()
         if ready is not None:
             await asyncio.gather(*(self.run(ready) for _ in range(self.processes)))
 
@@ -114,10 +155,7 @@ class ProcessPool:
             child = await self._take_idle()
             call: asyncio.Future[T] = asyncio.get_running_loop().create_future()
             child.call = call
-            try:
-                child.conn.send((fn, args))
-            except OSError:  # it died while idle, and end-of-file has not been read yet
-                self._died(child)
+            child.send((fn, args))
             try:
                 return await call
             except ChildDied:
@@ -146,32 +184,36 @@ class ProcessPool:
 
     # ------------------------------------------------------------------ children
 
-    def _ensure_started(self) -> None:
+    async def _ensure_started(self) -> None:
         if self._closed:
             raise RuntimeError("the process pool is shut down")
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
         while len(self._children) < self.processes:
-            self._spawn()
+            await self._spawn()
 
-    def _spawn(self) -> None:
-        assert self._loop is not None
-        mine, theirs = self._context.Pipe(duplex=True)
+    async def _spawn(self) -> None:
+        mine, theirs = socket.socketpair()
+        their_end = Connection(theirs.detach())
         process = self._context.Process(
             target=_child_main,
-            args=(theirs, os.getpid(), self._initializer, self._initargs),
+            args=(their_end, os.getpid(), self._initializer, self._initargs),
             name="recognition",
             daemon=True,
         )
-        process.start()
-        theirs.close()  # the child's end lives in the child only: its death reads as end-of-file here
-        child = _Child(process, mine)
-        self._children.append(child)
-        self._loop.add_reader(mine.fileno(), self._readable, child)
+        child = _Child(self, process)
+        self._children.append(child)  # counted at once: a concurrent caller does not start another
+        try:
+            process.start()
+            await asyncio.get_running_loop().connect_accepted_socket(lambda: child, mine)
+        except BaseException:
+            self._children.remove(child)
+            mine.close()
+            raise
+        finally:
+            their_end.close()  # it lives in the child only, so the child's death reads as end-of-file
         self._give_back(child)
 
     async def _take_idle(self) -> _Child:
-        self._ensure_started()
+        await self._ensure_started()
         while self._idle:
             child = self._idle.popleft()
             if child.alive:
@@ -189,12 +231,8 @@ class ProcessPool:
                 return
         self._idle.append(child)
 
-    def _readable(self, child: _Child) -> None:
-        try:
-            ok, value = child.conn.recv()
-        except (EOFError, OSError):
-            self._died(child)
-            return
+    def _answered(self, child: _Child, answer: tuple[bool, Any]) -> None:
+        ok, value = answer
         call = child.call
         self._give_back(child)
         if call is not None and not call.done():  # else its caller was cancelled
@@ -212,17 +250,23 @@ class ProcessPool:
         self.restarts += 1
         # Its replacement starts with the next call (`_take_idle`), not here: a child that cannot
         # start at all (its initializer fails) then costs each call its retries, not a spawn loop.
+        # Calls already waiting for a child get one now.
         if self._waiters and not self._closed:
-            self._spawn()
+            task = asyncio.get_running_loop().create_task(self._ensure_started())
+            task.add_done_callback(_log_failure)
 
     def _forget(self, child: _Child, error: Exception) -> None:
         child.alive = False
-        if self._loop is not None:
-            self._loop.remove_reader(child.conn.fileno())
-        child.conn.close()
+        if child.transport is not None:
+            child.transport.close()
         if child.call is not None and not child.call.done():
             child.call.set_exception(error)
         child.call = None
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("recognition_process_start_failed", error=repr(task.exception()))
 
 
 def _stop(processes: list[multiprocessing.process.BaseProcess]) -> None:

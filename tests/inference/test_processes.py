@@ -8,9 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
+import uvloop
 
 from inference.processes import ChildDied, ProcessPool
 
@@ -57,6 +60,46 @@ async def test_calls_run_in_initialized_children() -> None:
         assert {pid for pid, _text in results} == set(pool.pids)  # both children took calls
     finally:
         await pool.aclose()
+
+
+def _echo_doubled(array: np.ndarray) -> np.ndarray:
+    return array * 2
+
+
+@pytest.mark.parametrize(
+    "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
+)
+def test_large_calls_and_answers_pass_whole_while_the_loop_keeps_running(
+    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    """Calls and answers far larger than a socket's buffer (a batch of long drawings): written as
+    the child reads, never blocking the event loop, and read back whole; on the server's loop
+    (uvloop) too, which makes the sockets it watches non-blocking."""
+
+    async def main() -> None:
+        pool = ProcessPool(2)
+        try:
+            await pool.start()
+            arrays = [np.arange(n * 250_000, (n + 1) * 250_000, dtype=np.float32) for n in range(4)]
+            ticks = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0.001)
+
+            beating = asyncio.ensure_future(ticker())
+            answers = await asyncio.gather(*(pool.run(_echo_doubled, array) for array in arrays))
+            beating.cancel()
+            for array, answer in zip(arrays, answers, strict=True):
+                assert np.array_equal(answer, array * 2)  # 1 MB each way
+            assert pool.restarts == 0 and ticks > 0
+        finally:
+            await pool.aclose()
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(main())
 
 
 async def test_an_exception_comes_back_to_its_caller_and_the_child_stays() -> None:
