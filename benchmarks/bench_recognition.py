@@ -440,6 +440,9 @@ async def run_embedded(
     )
 
 
+ANSWER_TIMEOUT_S = 10.0
+
+
 async def drive_public(
     url: str, updates: list[tuple[str, Strokes]], clients: int, rate: float, window: Window
 ) -> None:
@@ -474,7 +477,12 @@ async def drive_public(
                 started = time.time()
                 await ws.send(msgpack.packb({**body, "id": ref}))
                 while True:
-                    reply = msgpack.unpackb(await ws.recv())
+                    try:
+                        # Bounded: a request never answered is an error, not a client stalled for good.
+                        reply = msgpack.unpackb(await asyncio.wait_for(ws.recv(), ANSWER_TIMEOUT_S))
+                    except TimeoutError:
+                        window.errors += 1
+                        break
                     if reply.get("type") == "error":
                         window.errors += 1
                         break
