@@ -203,7 +203,7 @@ class Client:
         """
         frames, self.unsent = self.unsent, []
         protocol, transport = self.ws.protocol, self.ws.transport
-        if self.too_slow or protocol.state is not State.OPEN:
+        if self.too_slow or protocol.state is not State.OPEN or transport.is_closing():
             return  # closing: a resumed connection's snapshot has what it missed
         if transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
             self.too_slow = True
@@ -374,7 +374,10 @@ class Gateway:
     def _write_due(self) -> None:
         due, self._writes_due = self._writes_due, []
         for client in due:
-            client.write()
+            try:
+                client.write()
+            except Exception:  # one socket's failure must not keep the frames of the others
+                client.log.exception("write_failed")
 
     async def _read_loop(self, client: Client) -> None:
         async for frame in client.ws:
