@@ -4,11 +4,12 @@ Rasterizing a batch holds the GIL for most of its time, so in the gateway's own 
 with the event loop for one core. `ProcessPool` moves calls into other processes (each loads the
 model once, in `initializer`) so that preprocessing and the network use the other cores.
 
-Each child has one socket pair to the owner: the owner writes a call to an idle child and the event
-loop reads the answer when it arrives (`loop.add_reader`), with no thread of the owner involved.
+Each child has one socket pair to the owner, whose end is an asyncio transport: the event loop writes
+a call to an idle child and reads the answer as it arrives, never blocking (a call or an answer may
+be larger than the socket's buffer), with no thread of the owner involved.
 (`concurrent.futures.ProcessPoolExecutor` hands every call through two threads of the owner, a queue
-feeder and a result manager, and back through `call_soon_threadsafe`: about 260 µs of the owner's CPU
-per call against about 100 here, a share of the gateway's one core; docs/benchmarks.md.)
+feeder and a result manager, and back through `call_soon_threadsafe`: 300-365 µs of the owner's CPU
+per call against about 120 here, a share of the gateway's one core; `benchmarks/bench_pool.py`.)
 
 A server's pool must outlive its processes: when one dies (killed for memory, a crash in native
 code) its socket reads end-of-file at once; it is replaced, and the call it took down runs once more

@@ -157,7 +157,7 @@ class Client:
 
     def send(self, frame: wire.WireFrame | Mapping[str, Any]) -> None:
         """Queue a frame without waiting, after the stroke relays held for this client (their order
-        is the room's); a client too slow to drain its queue is disconnected."""
+        is the room's); a client that does not read what it is sent is disconnected (`write`)."""
         if not isinstance(frame, wire.WireFrame):
             frame = wire.WireFrame(frame)
         self.send_relays()

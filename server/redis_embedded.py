@@ -121,7 +121,7 @@ def _free_port() -> int:
 
 @dataclass
 class EmbeddedRedis:
-    """A redis-server child process bound to 127.0.0.1 on a free port.
+    """A redis-server child process on a Unix socket in its data dir and on 127.0.0.1, a free port.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """

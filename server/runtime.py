@@ -12,7 +12,7 @@ GC_THRESHOLDS = (20_000, 20, 20)
 
 
 def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    """The event loop `serve` runs on: "uvloop" or "asyncio" (`Settings.event_loop`).
+    """The event loop of `serve` (`Settings.event_loop`) or `bots`: "uvloop" or "asyncio".
 
     Raises:
         ValueError: another name.
