@@ -33,6 +33,7 @@ from torch import nn
 from inference.model import Checkpoint
 from inference.ort import OnnxNetwork, OnnxUnavailable
 from inference.rasterize import rasterize_batch
+from inference.recognize import top_indices
 from inference.simplify import normalize_batch
 
 __all__ = [
@@ -268,6 +269,5 @@ class Recognizer:
         Returns:
             [(label, probability), ...] in descending probability; ties keep label order.
         """
-        row = np.asarray(probs_row, dtype=np.float64).reshape(-1)
-        order = np.argsort(-row, kind="stable")[: max(0, min(k, row.size))]
-        return [(self.labels[i], float(row[i])) for i in order]
+        row = np.asarray(probs_row, dtype=np.float64).reshape(1, -1)
+        return [(self.labels[i], float(row[0, i])) for i in top_indices(row, k)[0]]

@@ -12,6 +12,7 @@ it once per encoding (:class:`WireFrame`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -315,24 +316,30 @@ def decode_frame(frame: str | bytes) -> tuple[dict[str, Any], Encoding]:
     return data, encoding
 
 
+_CONTAINER_TYPES: Final = frozenset((dict, list, tuple))
+
+
 def _nesting_exceeds(value: Any, limit: int) -> bool:
     """Whether lists/maps nest deeper than ``limit`` levels; level by level, so depth cannot crash it.
 
-    Runs on every frame: one comprehension per container (not a generator per item) keeps a stroke
-    batch's hundreds of points cheap.
+    Runs on every frame, and a practice drawing holds hundreds of points: each level is walked by
+    C-level iterators (`itertools.chain`, `map(type, ...)`), never a Python step per number.
     """
-    level = [value] if isinstance(value, dict | list | tuple) else []
-    depth = 1
-    while level:
+    level = [value]
+    kinds = {type(value)}
+    depth = 0
+    while not kinds.isdisjoint(_CONTAINER_TYPES):
+        depth += 1
         if depth > limit:
             return True
-        level = [
-            child
-            for item in level
-            for child in (item.values() if isinstance(item, dict) else item)
-            if isinstance(child, dict | list | tuple)
-        ]
-        depth += 1
+        if not kinds <= _CONTAINER_TYPES:  # scalars beside the containers: leave them behind
+            level = [item for item in level if type(item) in _CONTAINER_TYPES]
+        if dict in kinds:
+            parts = (item.values() if type(item) is dict else item for item in level)
+            level = list(itertools.chain.from_iterable(parts))
+        else:
+            level = list(itertools.chain.from_iterable(level))
+        kinds = set(map(type, level))
     return False
 
 
@@ -362,7 +369,12 @@ def parse_client_message(data: Mapping[str, Any], canvas: tuple[float, float] | 
     if parser is None:
         raise UnknownType(f"unknown message type {kind!r}")
     ref = message_ref(data)
-    return parser(data, ref, canvas)
+    try:
+        return parser(data, ref, canvas)
+    except (ArithmeticError, ValueError, TypeError, LookupError, AttributeError) as exc:
+        # A value of a shape no check foresaw is still the sender's mistake, never a closed
+        # connection (1011): a 400-digit JSON integer once reached math.isfinite this way.
+        raise BadMessage(f"{kind} holds a value of the wrong shape") from exc
 
 
 def _field_error(kind: str, name: str, expected: str) -> BadMessage:
@@ -378,8 +390,20 @@ def _string(data: Mapping[str, Any], kind: str, name: str, *, max_length: int, o
     return value.strip()
 
 
+# What a JSON or msgpack number decodes to; `type(...) in` also keeps out bool, an int subclass.
+_NUMBER_TYPES: Final = frozenset((int, float))
+_SEQUENCE_TYPES: Final = frozenset((list, tuple))
+_POINT_LENGTHS: Final = frozenset((2, 3))
+
+
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON/msgpack number (not a bool); an integer too large for a float is not one."""
+    if type(value) not in _NUMBER_TYPES:
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # JSON integers have no size limit
+        return False
 
 
 def _settings(data: Mapping[str, Any], kind: str, *, optional: bool) -> Mapping[str, Any]:
@@ -416,18 +440,39 @@ def _points(
     else:
         low_x, low_y = -CANVAS_MARGIN * canvas[0], -CANVAS_MARGIN * canvas[1]
         high_x, high_y = canvas[0] * (1 + CANVAS_MARGIN), canvas[1] * (1 + CANVAS_MARGIN)
-    points = []
-    for point in value:
-        if not isinstance(point, list | tuple) or len(point) not in (2, 3) or not all(map(_number, point)):
-            raise _field_error(kind, "points", "a list of [x, y, t] number triples")
-        x, y = float(point[0]), float(point[1])
-        t = float(point[2]) if len(point) == 3 else 0.0
-        if not (low_x <= x <= high_x and low_y <= y <= high_y):
-            raise OutOfCanvas(f"point ({x:g}, {y:g}) lies outside the canvas")
-        if not 0 <= t <= MAX_POINT_TIME_MS:
-            raise _field_error(kind, "points", f"points whose t is 0..{MAX_POINT_TIME_MS} ms")
-        points.append((x, y, t))
-    return tuple(points)
+    if not value:
+        return ()
+    # Whole-batch checks by C-level iterators: a practice drawing holds hundreds of points.
+    shape_error = _field_error(kind, "points", "a list of [x, y, t] number triples")
+    if not _SEQUENCE_TYPES.issuperset(map(type, value)) or not _POINT_LENGTHS.issuperset(map(len, value)):
+        raise shape_error
+    numbers = list(itertools.chain.from_iterable(value))
+    if not _NUMBER_TYPES.issuperset(map(type, numbers)):
+        raise shape_error
+    try:
+        floats = list(map(float, numbers))
+    except OverflowError:  # a JSON integer beyond a float's range
+        raise shape_error from None
+    if not all(map(math.isfinite, floats)):
+        raise shape_error
+    if len(floats) == 3 * len(value):  # every point is [x, y, t]
+        xs, ys, ts = floats[0::3], floats[1::3], floats[2::3]
+    elif len(floats) == 2 * len(value):  # every point is [x, y]
+        xs, ys, ts = floats[0::2], floats[1::2], [0.0] * len(value)
+    else:
+        xs, ys, ts = [], [], []
+        for point in value:
+            xs.append(float(point[0]))
+            ys.append(float(point[1]))
+            ts.append(float(point[2]) if len(point) == 3 else 0.0)
+    if not (low_x <= min(xs) and max(xs) <= high_x and low_y <= min(ys) and max(ys) <= high_y):
+        x, y = next(
+            (x, y) for x, y in zip(xs, ys, strict=True) if not (low_x <= x <= high_x and low_y <= y <= high_y)
+        )
+        raise OutOfCanvas(f"point ({x:g}, {y:g}) lies outside the canvas")
+    if not (0 <= min(ts) and max(ts) <= MAX_POINT_TIME_MS):
+        raise _field_error(kind, "points", f"points whose t is 0..{MAX_POINT_TIME_MS} ms")
+    return tuple(zip(xs, ys, ts, strict=True))
 
 
 def _int(data: Mapping[str, Any], kind: str, name: str, low: int, high: int) -> int:

@@ -51,6 +51,8 @@ async def _room(server: RunningServer, **settings: object) -> tuple[TestClient, 
         ('{"type": "hello", "name": "   "}', "invalid_name"),
         ('{"type": "hello", "name": "' + "x" * 25 + '"}', "invalid_name"),
         ('{"type": "hello", "name": "x", "canvas": [0, -5]}', "bad_message"),
+        # JSON integers have no size limit: one too large for a float is a bad number, not a crash.
+        ('{"type": "hello", "name": "x", "canvas": [1' + "0" * 400 + ", 5]}", "bad_message"),
         ('{"type": "create_room"}', "hello_first"),
     ],
 )
@@ -78,6 +80,10 @@ async def test_wrong_types_in_room_messages(server: RunningServer) -> None:
     cases = [
         ({"type": "stroke", "round": "1", "stroke": 0, "points": []}, "bad_message"),
         ({"type": "stroke", "round": 1, "stroke": 0, "points": [[1, "a", 0]]}, "bad_message"),
+        ({"type": "stroke", "round": 1, "stroke": 0, "points": [[10**400, 1, 0]]}, "bad_message"),
+        ({"type": "stroke", "round": 1, "stroke": 0, "points": [[1, 1, True]]}, "bad_message"),
+        ({"type": "stroke", "round": 1, "stroke": 0, "points": [[1, 1, 0, 0]]}, "bad_message"),
+        ({"type": "stroke", "round": 1, "stroke": 0, "points": [[1, 1, float("nan")]]}, "bad_message"),
         ({"type": "stroke", "round": 1, "stroke": 0, "points": [[1e9, 5, 0]]}, "out_of_canvas"),
         ({"type": "stroke", "round": 1, "stroke": 0, "points": [[-100, 5, 0]]}, "out_of_canvas"),
         ({"type": "update_settings", "settings": {"rounds": "six"}}, "invalid_settings"),
