@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,30 @@ def test_clients_use_the_unix_socket_in_the_data_dir_and_tcp_still_answers(tmp_p
     with EmbeddedRedis(data_dir=deep) as server:
         assert server.unix_socket is None and server.url == f"redis://127.0.0.1:{server.port}/0"
         assert redis.Redis.from_url(server.url).ping()
+
+
+def test_a_start_compacts_an_append_only_file_that_outgrew_its_data(tmp_path: Path) -> None:
+    """Redis compacts its file only when it doubles within one server's life; a server restarted
+    often would replay an ever longer history at every start. A start compacts it instead, and the
+    data stays."""
+    data_dir = tmp_path / "redis"
+    limit = 256 * 1024
+    with EmbeddedRedis(data_dir=data_dir, aof_compact_min_bytes=limit) as server:
+        client = redis.Redis.from_url(server.url)
+        for index in range(5_000):  # one small key written again and again: a long file, little data
+            client.set("drawing", f"{index:01000d}")
+        client.close()
+    aof = data_dir / "appendonly.aof"
+    grown = aof.stat().st_size
+    assert grown > 2 * limit
+    with EmbeddedRedis(data_dir=data_dir, aof_compact_min_bytes=limit) as server:
+        client = redis.Redis.from_url(server.url)
+        deadline = time.monotonic() + 10
+        while client.info("persistence")["aof_rewrite_in_progress"] or aof.stat().st_size >= grown:
+            assert time.monotonic() < deadline, "the append-only file was not compacted"
+            time.sleep(0.05)
+        assert aof.stat().st_size < limit
+        assert client.get("drawing") == f"{4_999:01000d}".encode()
+        client.close()
+    with EmbeddedRedis(data_dir=data_dir, aof_compact_min_bytes=limit) as server:  # small: left alone
+        assert not server._compact_if_grown()
