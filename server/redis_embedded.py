@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 import structlog
@@ -244,10 +245,12 @@ class EmbeddedRedis:
         """BGREWRITEAOF when the append-only file outgrew the data (see AOF_COMPACT_MIN_BYTES)."""
         client = redis.Redis.from_url(self.url)
         try:
-            size = int(client.info("persistence").get("aof_current_size", 0))
-            if size < max(self.aof_compact_min_bytes, 2 * int(client.info("memory")["used_memory"])):
+            persistence: dict[str, Any] = client.info("persistence")  # type: ignore[assignment]
+            memory: dict[str, Any] = client.info("memory")  # type: ignore[assignment]
+            size = int(persistence.get("aof_current_size", 0))
+            if size < max(self.aof_compact_min_bytes, 2 * int(memory["used_memory"])):
                 return False
-            client.bgrewriteaof()
+            client.execute_command("BGREWRITEAOF")
             log.info("aof_compacting", aof_bytes=size, data_dir=str(self.data_dir))
             return True
         finally:
