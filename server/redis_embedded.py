@@ -250,7 +250,7 @@ class EmbeddedRedis:
             size = int(persistence.get("aof_current_size", 0))
             if size < max(self.aof_compact_min_bytes, 2 * int(memory["used_memory"])):
                 return False
-            client.execute_command("BGREWRITEAOF")
+            client.execute_command("BGREWRITEAOF")  # type: ignore[no-untyped-call]
             log.info("aof_compacting", aof_bytes=size, data_dir=str(self.data_dir))
             return True
         finally:
