@@ -942,8 +942,7 @@ class Gateway:
                 player_id=self._me(client),
                 round=0,
                 target_word=None,
-                # float32 arrays, as a game's drawing is held: one buffer each to the model's process.
-                strokes=[np.asarray(stroke, dtype=np.float32).reshape(-1, 3) for stroke in message.strokes],
+                strokes=list(message.strokes),  # float32 arrays, as a game's drawing is held
                 canvas=message.canvas,
                 # Practice is paced like a drawer: newest drawing only, one guess per interval.
                 deciding=False,

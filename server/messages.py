@@ -21,6 +21,7 @@ from enum import IntEnum
 from typing import Any, Final, Literal, cast
 
 import msgpack
+import numpy as np
 
 from game import rules
 from game.errors import DoodleError, InvalidName
@@ -247,7 +248,7 @@ class StrokeBatch:
 class Recognize:
     """Practice mode: recognize a whole drawing outside any room."""
 
-    strokes: tuple[tuple[tuple[float, float, float], ...], ...]
+    strokes: tuple[np.ndarray, ...]  # float32 (n, 3): x, y, t per point
     canvas: tuple[float, float] | None = None
     id: str | None = None
     type: Literal["recognize"] = "recognize"
@@ -323,7 +324,8 @@ def _nesting_exceeds(value: Any, limit: int) -> bool:
     """Whether lists/maps nest deeper than ``limit`` levels; level by level, so depth cannot crash it.
 
     Runs on every frame, and a practice drawing holds hundreds of points: each level is walked by
-    C-level iterators (`itertools.chain`, `map(type, ...)`), never a Python step per number.
+    C-level iterators (`itertools.chain`, `map(type, ...)`), never a Python step per number, and the
+    last level (the numbers) is never copied.
     """
     level = [value]
     kinds = {type(value)}
@@ -335,11 +337,10 @@ def _nesting_exceeds(value: Any, limit: int) -> bool:
         if not kinds <= _CONTAINER_TYPES:  # scalars beside the containers: leave them behind
             level = [item for item in level if type(item) in _CONTAINER_TYPES]
         if dict in kinds:
-            parts = (item.values() if type(item) is dict else item for item in level)
-            level = list(itertools.chain.from_iterable(parts))
-        else:
+            level = [item.values() if type(item) is dict else item for item in level]
+        kinds = set(map(type, itertools.chain.from_iterable(level)))
+        if not kinds.isdisjoint(_CONTAINER_TYPES):
             level = list(itertools.chain.from_iterable(level))
-        kinds = set(map(type, level))
     return False
 
 
@@ -430,8 +431,23 @@ def _canvas(value: Any) -> tuple[float, float] | None:
 def _points(
     value: Any, kind: str, canvas: tuple[float, float] | None, *, max_points: int
 ) -> tuple[tuple[float, float, float], ...]:
-    if not isinstance(value, list | tuple) or len(value) > max_points:
+    if type(value) not in _SEQUENCE_TYPES or len(value) > max_points:
         raise _field_error(kind, "points", f"a list of at most {max_points} [x, y, t] points")
+    return tuple(zip(*_point_columns(value, kind, canvas), strict=True))
+
+
+def _point_columns(
+    points: Sequence[Any], kind: str, canvas: tuple[float, float] | None
+) -> tuple[list[float], list[float], list[float]]:
+    """The x, y and t of `points` (`[x, y]` has t = 0), each a finite number, inside the canvas.
+
+    Checked batch by batch with C-level iterators, never a Python step per number: a practice
+    drawing holds hundreds of points.
+
+    Raises:
+        BadMessage: a point that is not two or three finite numbers, or a t outside 0..1 h.
+        OutOfCanvas: a point outside the canvas and its 5% margin (the first one is named).
+    """
     if canvas is None:
         # Without a declared canvas the drawing is assumed to live in Google's 0..255 square and a
         # little beyond; any scale still works because the rasterizer normalizes the bounding box.
@@ -440,13 +456,12 @@ def _points(
     else:
         low_x, low_y = -CANVAS_MARGIN * canvas[0], -CANVAS_MARGIN * canvas[1]
         high_x, high_y = canvas[0] * (1 + CANVAS_MARGIN), canvas[1] * (1 + CANVAS_MARGIN)
-    if not value:
-        return ()
-    # Whole-batch checks by C-level iterators: a practice drawing holds hundreds of points.
+    if not points:
+        return [], [], []
     shape_error = _field_error(kind, "points", "a list of [x, y, t] number triples")
-    if not _SEQUENCE_TYPES.issuperset(map(type, value)) or not _POINT_LENGTHS.issuperset(map(len, value)):
+    if not _SEQUENCE_TYPES.issuperset(map(type, points)) or not _POINT_LENGTHS.issuperset(map(len, points)):
         raise shape_error
-    numbers = list(itertools.chain.from_iterable(value))
+    numbers = list(itertools.chain.from_iterable(points))
     if not _NUMBER_TYPES.issuperset(map(type, numbers)):
         raise shape_error
     try:
@@ -455,13 +470,13 @@ def _points(
         raise shape_error from None
     if not all(map(math.isfinite, floats)):
         raise shape_error
-    if len(floats) == 3 * len(value):  # every point is [x, y, t]
+    if len(floats) == 3 * len(points):  # every point is [x, y, t]
         xs, ys, ts = floats[0::3], floats[1::3], floats[2::3]
-    elif len(floats) == 2 * len(value):  # every point is [x, y]
-        xs, ys, ts = floats[0::2], floats[1::2], [0.0] * len(value)
+    elif len(floats) == 2 * len(points):  # every point is [x, y]
+        xs, ys, ts = floats[0::2], floats[1::2], [0.0] * len(points)
     else:
         xs, ys, ts = [], [], []
-        for point in value:
+        for point in points:
             xs.append(float(point[0]))
             ys.append(float(point[1]))
             ts.append(float(point[2]) if len(point) == 3 else 0.0)
@@ -472,7 +487,7 @@ def _points(
         raise OutOfCanvas(f"point ({x:g}, {y:g}) lies outside the canvas")
     if not (0 <= min(ts) and max(ts) <= MAX_POINT_TIME_MS):
         raise _field_error(kind, "points", f"points whose t is 0..{MAX_POINT_TIME_MS} ms")
-    return tuple(zip(xs, ys, ts, strict=True))
+    return xs, ys, ts
 
 
 def _int(data: Mapping[str, Any], kind: str, name: str, low: int, high: int) -> int:
@@ -529,15 +544,21 @@ def _parse_stroke(
 
 def _parse_recognize(data: Mapping[str, Any], ref: str | None, hello_canvas: Any) -> Recognize:
     canvas = _canvas(data["canvas"]) if data.get("canvas") is not None else hello_canvas
-    strokes = data.get("strokes")
-    if not isinstance(strokes, list | tuple) or not 1 <= len(strokes) <= MAX_STROKES_PER_DRAWING:
+    strokes: Any = data.get("strokes")
+    if type(strokes) not in _SEQUENCE_TYPES or not 1 <= len(strokes) <= MAX_STROKES_PER_DRAWING:
         raise _field_error("recognize", "strokes", f"a list of 1..{MAX_STROKES_PER_DRAWING} strokes")
-    parsed = tuple(
-        _points(stroke, "recognize", canvas, max_points=MAX_POINTS_PER_DRAWING) for stroke in strokes
-    )
-    if sum(map(len, parsed)) > MAX_POINTS_PER_DRAWING or not any(parsed):
+    if not _SEQUENCE_TYPES.issuperset(map(type, strokes)):
+        raise _field_error(
+            "recognize", "points", f"a list of at most {MAX_POINTS_PER_DRAWING} [x, y, t] points"
+        )
+    lengths = list(map(len, strokes))
+    if not 1 <= sum(lengths) <= MAX_POINTS_PER_DRAWING:
         raise _field_error("recognize", "strokes", f"1..{MAX_POINTS_PER_DRAWING} points in all")
-    return Recognize(strokes=parsed, canvas=canvas, id=ref)
+    # The whole drawing is checked at once, and goes to the model as float32 (n, 3) arrays.
+    columns = _point_columns(list(itertools.chain.from_iterable(strokes)), "recognize", canvas)
+    points = np.array(columns, dtype=np.float32).T.copy()
+    ends = list(itertools.accumulate(lengths))
+    return Recognize(strokes=tuple(np.split(points, ends[:-1])), canvas=canvas, id=ref)
 
 
 _PARSERS: dict[str, Any] = {
