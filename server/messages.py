@@ -244,7 +244,7 @@ class StrokeBatch:
     type: Literal["stroke"] = "stroke"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays have no truth value: compare by identity
 class Recognize:
     """Practice mode: recognize a whole drawing outside any room."""
 
