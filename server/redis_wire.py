@@ -61,7 +61,7 @@ class RespConnection(asyncio.Protocol):
                     lambda: connection,
                     settings.get("host", "localhost"),
                     settings.get("port", 6379),
-                    ssl=_ssl_context(client, settings),
+                    ssl=_ssl_context(client),
                 )
             await asyncio.wait_for(opening, settings.get("socket_connect_timeout"))
             login: list[tuple[Any, ...]] = []
@@ -120,17 +120,8 @@ def connection_error(exc: BaseException) -> RedisConnectionError:
     return error
 
 
-def _ssl_context(client: aioredis.Redis, settings: dict[str, Any]) -> ssl.SSLContext | None:
-    """TLS as the client's `rediss://` URL asks: verified against the given or default CAs."""
-    if not issubclass(client.connection_pool.connection_class, SSLConnection):
-        return None
-    context = ssl.create_default_context(cafile=settings.get("ssl_ca_certs"))
-    requirement = settings.get("ssl_cert_reqs", "required")
-    if requirement in ("none", ssl.CERT_NONE):
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context.check_hostname = bool(settings.get("ssl_check_hostname", True))
-    if settings.get("ssl_certfile"):
-        context.load_cert_chain(settings["ssl_certfile"], settings.get("ssl_keyfile"))
-    return context
+def _ssl_context(client: aioredis.Redis) -> ssl.SSLContext | None:
+    """The TLS context redis-py itself builds for `client` (a `rediss://` URL, with every `ssl_*`
+    option it takes), or None without TLS. Making a connection object opens no socket."""
+    connection = client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+    return connection.ssl_context.get() if isinstance(connection, SSLConnection) else None

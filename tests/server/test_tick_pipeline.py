@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from server.redis_wire import _ssl_context
 from server.tick_pipeline import CLIENT_NAME, TickPipeline
 
 # KEYS[1] counter
@@ -107,3 +109,14 @@ async def test_the_connection_logs_in_as_the_client_does(redis_client: aioredis.
         await client.aclose()
     finally:
         await redis_client.execute_command("ACL", "DELUSER", "ticker")
+
+
+def test_tls_is_set_up_as_redis_py_sets_it_up() -> None:
+    """A `rediss://` URL gets the TLS context redis-py builds from it (verified, host checked, or
+    as its `ssl_*` options say); a plain or Unix-socket URL gets none."""
+    verified = _ssl_context(aioredis.Redis.from_url("rediss://cache.example:6380/0"))
+    assert verified is not None and verified.verify_mode == ssl.CERT_REQUIRED and verified.check_hostname
+    unverified = _ssl_context(aioredis.Redis.from_url("rediss://cache.example:6380/0?ssl_cert_reqs=none"))
+    assert unverified is not None and unverified.verify_mode == ssl.CERT_NONE
+    assert _ssl_context(aioredis.Redis.from_url("redis://127.0.0.1:6379/0")) is None
+    assert _ssl_context(aioredis.Redis.from_url("unix:///tmp/redis.sock?db=0")) is None
