@@ -144,7 +144,8 @@ class Client:
     unsent: list[wire.WireFrame] = field(default_factory=list)
     on_unsent: Callable[[Client], None] | None = None
     too_slow: bool = False
-    closing: asyncio.Task[None] | None = None  # the close of a client too slow to receive
+    # The close of a client too slow to receive, held here: the event loop keeps only a weak reference.
+    closing: asyncio.Task[None] | None = None
     # Asked in hello for other players' stroke batches as `strokes` frames: the ones held for the next.
     group_strokes: bool = False
     relays: list[wire.WireFrame] = field(default_factory=list)

@@ -74,7 +74,7 @@ def test_nesting_is_counted_in_any_field_and_mixed_levels(depth: int) -> None:
     for level in range(depth - 1):
         value = [3, value, "x"] if level % 2 else {"a": value, "b": 2}
     frame = msgpack.packb({"type": "ping", "extra": value, "points": [[1, 2, 0]] * 50})
-    if depth + 0 > MAX_NESTING:
+    if depth > MAX_NESTING:
         with pytest.raises(BadMessage):
             decode_frame(frame)
     else:
